@@ -1,0 +1,61 @@
+"""mediawatch event contracts: payload models, topic catalogue, CloudEvents headers."""
+
+from mediawatch.schemas._base import (
+    Event,
+    EventDecodeError,
+    UnsupportedSchemaVersion,
+    describe_validation_error,
+)
+from mediawatch.schemas.events import (
+    EVENT_TYPES,
+    ActorTag,
+    Alert,
+    AlertArticle,
+    AlertMode,
+    AlertWindow,
+    ArticleFetched,
+    ArticleRef,
+    ArticleTagged,
+    DeadLetter,
+    Evidence,
+    ExtractionInfo,
+    Severity,
+    SourceInfo,
+    StanceLabel,
+    StanceTag,
+    TaggerInfo,
+    ThemeTag,
+    Tone,
+)
+from mediawatch.schemas.headers import cloudevent_headers, header_map
+from mediawatch.schemas.topics import CATALOGUE, TopicSpec
+
+__all__ = [
+    "CATALOGUE",
+    "EVENT_TYPES",
+    "ActorTag",
+    "Alert",
+    "AlertArticle",
+    "AlertMode",
+    "AlertWindow",
+    "ArticleFetched",
+    "ArticleRef",
+    "ArticleTagged",
+    "DeadLetter",
+    "Event",
+    "EventDecodeError",
+    "Evidence",
+    "ExtractionInfo",
+    "Severity",
+    "SourceInfo",
+    "StanceLabel",
+    "StanceTag",
+    "TaggerInfo",
+    "ThemeTag",
+    "Tone",
+    "TopicSpec",
+    "UnsupportedSchemaVersion",
+    "cloudevent_headers",
+    "describe_validation_error",
+    "header_map",
+]

@@ -1,0 +1,259 @@
+"""Payloads of every mediawatch topic.
+
+These models are the only definition of what crosses Kafka; services import them, the JSON
+Schema files in ``schemas/json/`` and ``schemas/asyncapi.yaml`` are generated from them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import Base64Bytes, BaseModel, ConfigDict, Field
+
+from mediawatch.schemas._base import Event
+
+
+class _Part(BaseModel):
+    """A nested value inside an event: immutable, unknown fields ignored."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class SourceInfo(_Part):
+    """Where an article came from and what the analyst knows about that outlet."""
+
+    id: str = Field(min_length=1, description="source id from the sources file, or 'push'")
+    type: Literal["feed", "page", "sitemap", "inbox", "push"] = Field(
+        description="how the article entered mediawatch"
+    )
+    name: str | None = Field(default=None, description="human-readable outlet name")
+    country: str | None = Field(default=None, description="ISO 3166-1 alpha-2 code of the outlet")
+    outlet_type: str | None = Field(
+        default=None, description="newspaper, agency, broadcaster, blog, think-tank, government"
+    )
+    language: str | None = Field(default=None, description="declared language (ISO 639-1)")
+
+
+class ExtractionInfo(_Part):
+    """How the article text was obtained, so a fallback is never silent."""
+
+    method: Literal["trafilatura", "feed-entry", "plain-text", "markdown", "html", "json"]
+    fallback_reason: str | None = Field(
+        default=None, description="why the preferred method was not used, when it was not"
+    )
+
+
+class ArticleFetched(Event):
+    """One article as fetched and extracted; keyed by ``article_id``."""
+
+    event_name: ClassVar[str] = "ArticleFetched"
+
+    article_id: str = Field(
+        min_length=1, description="stable id derived from the canonical URL, else the content"
+    )
+    url: str | None = Field(default=None, description="URL the article was fetched from")
+    canonical_url: str | None = Field(
+        default=None, description="normalised URL: rel=canonical, tracking parameters removed"
+    )
+    source: SourceInfo
+    title: str = Field(default="", description="article headline")
+    byline: str | None = Field(default=None, description="author(s) as printed")
+    published_at: datetime | None = Field(default=None, description="publication time (UTC)")
+    fetched_at: datetime = Field(description="when mediawatch fetched it (UTC)")
+    language: str | None = Field(default=None, description="detected language (ISO 639-1)")
+    text: str = Field(description="main text, paragraphs separated by blank lines")
+    content_hash: str = Field(
+        pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the normalised text, hex"
+    )
+    duplicate_of: str | None = Field(
+        default=None, description="article_id of the first article this one nearly duplicates"
+    )
+    extraction: ExtractionInfo | None = None
+
+    def event_id(self) -> str:
+        return f"{self.article_id}:{self.content_hash[:16]}"
+
+
+class Evidence(_Part):
+    """A span of the article text that justifies a tag."""
+
+    start: int = Field(ge=0, description="character offset of the span in the article text")
+    end: int = Field(ge=0, description="character offset just past the span")
+    text: str = Field(description="the matched text, equal to text[start:end]")
+    sentence: str = Field(default="", description="the sentence the span sits in")
+    sentence_start: int | None = Field(default=None, ge=0)
+    sentence_end: int | None = Field(default=None, ge=0)
+    field: Literal["title", "text"] = Field(
+        default="text", description="which field the offsets refer to"
+    )
+
+
+class ThemeTag(_Part):
+    theme_id: str
+    label: str
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class ActorTag(_Part):
+    actor_id: str = Field(description="canonical id, e.g. 'Q7747' style ids or 'person:ray-mcgovern'")
+    name: str = Field(description="canonical name")
+    type: Literal["person", "state", "organisation", "bloc", "treaty"]
+    wikidata: str | None = Field(default=None, pattern=r"^Q\d+$")
+    in_catalogue: bool = Field(
+        default=True, description="false for people extracted from quotes and citations"
+    )
+    mentions: list[Evidence] = Field(default_factory=list)
+
+
+class StanceLabel(StrEnum):
+    SUPPORTIVE = "supportive"
+    CRITICAL = "critical"
+    NEUTRAL = "neutral"
+
+
+class StanceTag(_Part):
+    target_kind: Literal["actor", "theme"]
+    target_id: str
+    label: StanceLabel
+    score: float = Field(ge=-1.0, le=1.0, description="-1 most critical .. +1 most supportive")
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class Tone(_Part):
+    label: StanceLabel
+    score: float = Field(ge=-1.0, le=1.0)
+
+
+class ArticleRef(_Part):
+    """Enough of the fetched article for downstream readers to need no other lookup."""
+
+    article_id: str
+    url: str | None = None
+    title: str = ""
+    source: SourceInfo
+    published_at: datetime | None = None
+    fetched_at: datetime
+    language: str | None = None
+    content_hash: str
+    duplicate_of: str | None = None
+
+
+class TaggerInfo(_Part):
+    version: str
+    catalogue_versions: dict[str, str] = Field(
+        default_factory=dict, description="version of each catalogue file used (themes, actors)"
+    )
+    timings_ms: dict[str, float] = Field(
+        default_factory=dict, description="time spent per stage: themes, actors, stance, total"
+    )
+
+
+class ArticleTagged(Event):
+    """The tags of one article; keyed by ``article_id`` so a replay overwrites."""
+
+    event_name: ClassVar[str] = "ArticleTagged"
+
+    article: ArticleRef
+    text_start: int = Field(default=0, ge=0, description="first character of text tagged")
+    text_end: int = Field(ge=0, description="character just past the last one tagged")
+    text_length: int = Field(ge=0, description="length of the full article text")
+    truncated: bool = Field(default=False, description="true if only a prefix was tagged")
+    language: str | None = Field(default=None, description="language the tagger detected/used")
+    themes: list[ThemeTag] = Field(default_factory=list)
+    actors: list[ActorTag] = Field(default_factory=list)
+    stances: list[StanceTag] = Field(default_factory=list)
+    tone: Tone | None = None
+    tagger: TaggerInfo
+    tagged_at: datetime
+
+    @property
+    def article_id(self) -> str:
+        return self.article.article_id
+
+    def event_id(self) -> str:
+        return f"{self.article.article_id}:{self.article.content_hash[:16]}:{self.tagger.version}"
+
+
+class AlertMode(StrEnum):
+    EACH_MATCH = "each_match"
+    THRESHOLD = "threshold"
+    SPIKE = "spike"
+    DIGEST = "digest"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class AlertArticle(_Part):
+    """One article that contributed to an alert, with the evidence a reader needs."""
+
+    article_id: str
+    title: str = ""
+    url: str | None = None
+    source: SourceInfo
+    published_at: datetime | None = None
+    fetched_at: datetime
+    themes: list[str] = Field(default_factory=list, description="matched theme ids")
+    actors: list[str] = Field(default_factory=list, description="matched actor ids")
+    stances: list[StanceTag] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+class AlertWindow(_Part):
+    start: datetime
+    end: datetime
+
+
+class Alert(Event):
+    """An alert fired by a watch rule; keyed by ``rule_id``."""
+
+    event_name: ClassVar[str] = "Alert"
+
+    alert_id: str = Field(
+        description="deterministic: rule + article, or rule + window, so repeats can be dropped"
+    )
+    rule_id: str
+    rule_description: str = ""
+    mode: AlertMode
+    severity: Severity
+    summary: str = Field(default="", description="one line a human reads first")
+    articles: list[AlertArticle] = Field(default_factory=list)
+    window: AlertWindow | None = None
+    statistics: dict[str, float] = Field(
+        default_factory=dict, description="count, baseline rate, ratio, z-score, as relevant"
+    )
+    groups: dict[str, int] = Field(
+        default_factory=dict, description="digest: matches per theme and per actor"
+    )
+    fired_at: datetime
+
+    def event_id(self) -> str:
+        return self.alert_id
+
+
+class DeadLetter(Event):
+    """A record that could not be processed, kept with the reason; keyed like the original."""
+
+    event_name: ClassVar[str] = "DeadLetter"
+
+    origin_topic: str
+    partition: int | None = Field(default=None, ge=0)
+    offset: int | None = Field(default=None, ge=0)
+    key: Base64Bytes | None = Field(default=None, description="original key, base64")
+    value: Base64Bytes | None = Field(default=None, description="original raw bytes, base64")
+    error_type: str = Field(description="exception class or error kind")
+    error_message: str = Field(description="what was wrong and where")
+    service: str = Field(description="the service that gave up on the record")
+    failed_at: datetime
+
+    def event_id(self) -> str:
+        return f"{self.origin_topic}:{self.partition}:{self.offset}:{self.service}"
+
+
+#: Every event type, in the order the catalogue and the exported documents list them.
+EVENT_TYPES: tuple[type[Event], ...] = (ArticleFetched, ArticleTagged, Alert, DeadLetter)

@@ -1,0 +1,1 @@
+"""The ``mediawatch`` command line."""

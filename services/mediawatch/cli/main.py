@@ -1,0 +1,92 @@
+"""``mediawatch``: one command, one sub-command group per job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from mediawatch.runtime.broker import BrokerError, BrokerSettings, LocalKafka
+from mediawatch.schemas.export import export
+
+app = typer.Typer(
+    name="mediawatch",
+    help="Event-driven media monitoring: fetch, tag and alert on the press in seconds.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+broker_app = typer.Typer(help="Run the project's own single-node Kafka broker.", no_args_is_help=True)
+schemas_app = typer.Typer(help="Event contracts: JSON Schema and AsyncAPI.", no_args_is_help=True)
+app.add_typer(broker_app, name="broker")
+app.add_typer(schemas_app, name="schemas")
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def _local_kafka(state_dir: Path | None, port: int | None) -> LocalKafka:
+    overrides: dict[str, object] = {}
+    if state_dir is not None:
+        overrides["state_dir"] = state_dir
+    if port is not None:
+        overrides["port"] = port
+        overrides["controller_port"] = port + 1
+    return LocalKafka(BrokerSettings(**overrides))  # type: ignore[arg-type]
+
+
+StateDirOption = typer.Option(None, "--state-dir", help="Default: .mediawatch")
+PortOption = typer.Option(None, "--port", help="Client port (controller: port+1). Default 9092.")
+
+
+@broker_app.command("start")
+def broker_start(state_dir: Path | None = StateDirOption, port: int | None = PortOption) -> None:
+    """Download Kafka if needed, format storage on first use, start and wait until ready."""
+    try:
+        kafka = _local_kafka(state_dir, port)
+        with console.status(f"starting Kafka {kafka.version} ..."):
+            status = kafka.start()
+    except BrokerError as exc:
+        errors.print(f"[red]broker start failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"Kafka {status.version} running (pid {status.pid})")
+    console.print(f"bootstrap: [bold]{status.bootstrap}[/bold]   log: {status.log_file}")
+
+
+@broker_app.command("stop")
+def broker_stop(state_dir: Path | None = StateDirOption) -> None:
+    """Stop the broker cleanly."""
+    try:
+        stopped = _local_kafka(state_dir, None).stop()
+    except BrokerError as exc:
+        errors.print(f"[red]broker stop failed:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print("Kafka stopped" if stopped else "Kafka was not running")
+
+
+@broker_app.command("status")
+def broker_status(state_dir: Path | None = StateDirOption) -> None:
+    """Say whether the broker runs, where, and which version."""
+    try:
+        status = _local_kafka(state_dir, None).status()
+    except BrokerError as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    if status.running:
+        console.print(f"running: Kafka {status.version} at {status.bootstrap} (pid {status.pid})")
+    else:
+        console.print(f"not running (Kafka {status.version}, would listen on {status.bootstrap})")
+        raise typer.Exit(3)
+
+
+@schemas_app.command("export")
+def schemas_export(
+    out: Path = typer.Option(Path("schemas"), "--out", help="Directory to write into."),
+) -> None:
+    """Write schemas/json/<Event>.json and schemas/asyncapi.yaml from the models."""
+    for path in export(out):
+        console.print(f"wrote {path}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Shared runtime of the mediawatch services: settings, Kafka clients, logging, HTTP."""

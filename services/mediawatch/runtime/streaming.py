@@ -1,0 +1,187 @@
+"""faust plumbing shared by the stream services: the app factory, the decode-handle-emit
+loop with its dead-letter path, and durable sends.
+
+faust acks a record even when the agent raises, so nothing here lets an exception escape
+the loop: a record that cannot be decoded or that makes the handler raise becomes a
+:class:`DeadLetter` and the loop moves on; a failing *write* is retried until Kafka takes it,
+because giving up there would lose the article.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import faust
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter
+
+from mediawatch.runtime.codec import EventCodec, register_event_codecs
+from mediawatch.runtime.kafka import faust_broker_url, faust_credentials
+from mediawatch.runtime.settings import ServiceSettings
+from mediawatch.schemas import DeadLetter, Event, cloudevent_headers
+from mediawatch.schemas.topics import CATALOGUE
+
+log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=Event)
+
+DEAD_LETTERS_TOTAL = Counter(
+    "mediawatch_dead_letters_total",
+    "Records sent to the dead-letter topic, by service, origin topic and error type.",
+    ["service", "origin_topic", "error_type"],
+)
+RECORDS_PROCESSED_TOTAL = Counter(
+    "mediawatch_records_processed_total",
+    "Records a stream service handled successfully, by service and topic.",
+    ["service", "topic"],
+)
+
+
+def make_app(settings: ServiceSettings, app_id: str, **overrides: Any) -> faust.App:
+    """A faust app with mediawatch's defaults: at-least-once, acks=all, in-memory stores
+    restored from their Kafka changelogs, partitions as in the topic catalogue."""
+    register_event_codecs()
+    datadir = Path(settings.state_dir) / "faust" / app_id
+    options: dict[str, Any] = {
+        "broker": faust_broker_url(settings),
+        "broker_credentials": faust_credentials(settings),
+        "store": "memory://",
+        "datadir": str(datadir),
+        "topic_partitions": CATALOGUE["articles_fetched"].partitions,
+        "topic_replication_factor": settings.kafka_replication_factor,
+        "producer_acks": -1,
+        "consumer_auto_offset_reset": "earliest",
+        "web_enabled": False,
+        "processing_guarantee": "at_least_once",
+        "broker_commit_every": 100,
+        "broker_commit_interval": 1.0,
+        "stream_wait_empty": False,
+    }
+    options.update(overrides)
+    return faust.App(app_id, **options)
+
+
+def raw_topic(app: faust.App, name: str, *, partitions: int | None = None) -> faust.TopicT:
+    """A topic read and written as raw bytes; :class:`EventCodec` does the typing."""
+    return app.topic(
+        name,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=partitions,
+        internal=False,
+    )
+
+
+@dataclass(frozen=True)
+class Output:
+    """One record a handler wants written."""
+
+    topic: faust.TopicT
+    key: str
+    event: Event
+
+
+async def send_durably(
+    output: Output, *, source: str, retry_delay_s: float = 1.0
+) -> None:
+    """Write one event and wait for Kafka's acknowledgement, retrying until it is taken."""
+    headers = cloudevent_headers(output.event, source=source)
+    payload = output.event.to_json()
+    while True:
+        try:
+            future = await output.topic.send(
+                key=output.key.encode(), value=payload, headers=headers
+            )
+            await future
+            return
+        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+            log.warning(
+                "write failed; retrying",
+                extra={"topic": output.topic.get_topic_name(), "error": repr(exc)},
+            )
+            await asyncio.sleep(retry_delay_s)
+
+
+def dead_letter_from(
+    message: Any, error: BaseException, service: str, *, error_type: str | None = None
+) -> DeadLetter:
+    """Wrap a faust/aiokafka message and the error it caused into a DeadLetter."""
+    return DeadLetter(
+        origin_topic=str(message.topic),
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key if isinstance(message.key, bytes) else None,
+        value=message.value if isinstance(message.value, bytes) else None,
+        error_type=error_type or type(error).__name__,
+        error_message=str(error) or repr(error),
+        service=service,
+        failed_at=datetime.now(UTC),
+    )
+
+
+Handler = Callable[[E], Awaitable[Sequence[Output]]]
+
+
+class EventPipe(Generic[E]):
+    """Consume one topic as ``event_type``, hand each event to ``handler``, write its
+    outputs; dead-letter what cannot be decoded or handled."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        *,
+        service: str,
+        source: faust.TopicT,
+        event_type: type[E],
+        handler: Handler[E],
+        dead_letters: faust.TopicT,
+        name: str,
+        concurrency: int = 1,
+    ) -> None:
+        self.service = service
+        self.codec: EventCodec[E] = EventCodec(event_type)
+        self.handler = handler
+        self.dead_letters = dead_letters
+        self.source_name = source.get_topic_name()
+        self.ce_source = f"/mediawatch/{service}"
+        self.agent = app.agent(source, name=name, concurrency=concurrency)(self._run)
+
+    async def dead_letter(self, message: Any, error: BaseException) -> None:
+        letter = dead_letter_from(message, error, self.service)
+        DEAD_LETTERS_TOTAL.labels(self.service, letter.origin_topic, letter.error_type).inc()
+        log.warning(
+            "record dead-lettered",
+            extra={
+                "origin_topic": letter.origin_topic,
+                "partition": letter.partition,
+                "offset": letter.offset,
+                "error_type": letter.error_type,
+                "error": letter.error_message[:500],
+            },
+        )
+        key = message.key.decode("utf-8", "replace") if isinstance(message.key, bytes) else ""
+        await send_durably(Output(self.dead_letters, key, letter), source=self.ce_source)
+
+    async def _run(self, stream: faust.StreamT[Any]) -> None:
+        async for record in stream.events():
+            message = record.message
+            try:
+                event = self.codec.decode(message.value)
+            except Exception as exc:  # any decode failure is the record's fault
+                await self.dead_letter(message, exc)
+                continue
+            try:
+                outputs = await self.handler(event)
+            except Exception as exc:  # a handler bug must not stall the partition
+                log.exception("handler failed", extra={"offset": message.offset})
+                await self.dead_letter(message, exc)
+                continue
+            for output in outputs:
+                await send_durably(output, source=self.ce_source)
+            RECORDS_PROCESSED_TOTAL.labels(self.service, self.source_name).inc()
