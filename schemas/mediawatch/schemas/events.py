@@ -6,13 +6,35 @@ Schema files in ``schemas/json/`` and ``schemas/asyncapi.yaml`` are generated fr
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Base64Bytes, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from mediawatch.schemas._base import Event
+
+
+def _bytes_from_base64(value: object) -> object:
+    """JSON carries bytes as base64 text; Python callers pass the bytes themselves."""
+    if isinstance(value, str):
+        try:
+            return base64.b64decode(value, validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"not valid base64: {exc}") from exc
+    return value
+
+
+#: Arbitrary bytes (possibly not UTF-8), written to JSON as base64.
+RawBytes = Annotated[
+    bytes,
+    BeforeValidator(_bytes_from_base64),
+    PlainSerializer(lambda raw: base64.b64encode(raw).decode("ascii"), return_type=str,
+                    when_used="json"),
+    WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
+]  # fmt: skip
 
 
 class _Part(BaseModel):
@@ -97,7 +119,9 @@ class ThemeTag(_Part):
 
 
 class ActorTag(_Part):
-    actor_id: str = Field(description="canonical id, e.g. 'Q7747' style ids or 'person:ray-mcgovern'")
+    actor_id: str = Field(
+        description="canonical id, e.g. 'Q7747' style ids or 'person:ray-mcgovern'"
+    )
     name: str = Field(description="canonical name")
     type: Literal["person", "state", "organisation", "bloc", "treaty"]
     wikidata: str | None = Field(default=None, pattern=r"^Q\d+$")
@@ -244,8 +268,8 @@ class DeadLetter(Event):
     origin_topic: str
     partition: int | None = Field(default=None, ge=0)
     offset: int | None = Field(default=None, ge=0)
-    key: Base64Bytes | None = Field(default=None, description="original key, base64")
-    value: Base64Bytes | None = Field(default=None, description="original raw bytes, base64")
+    key: RawBytes | None = Field(default=None, description="original key, base64")
+    value: RawBytes | None = Field(default=None, description="original raw bytes, base64")
     error_type: str = Field(description="exception class or error kind")
     error_message: str = Field(description="what was wrong and where")
     service: str = Field(description="the service that gave up on the record")

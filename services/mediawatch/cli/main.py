@@ -16,7 +16,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-broker_app = typer.Typer(help="Run the project's own single-node Kafka broker.", no_args_is_help=True)
+broker_app = typer.Typer(
+    help="Run the project's own single-node Kafka broker.", no_args_is_help=True
+)
 schemas_app = typer.Typer(help="Event contracts: JSON Schema and AsyncAPI.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 app.add_typer(schemas_app, name="schemas")

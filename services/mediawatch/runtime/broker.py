@@ -9,6 +9,7 @@ prove is the broker users run.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -50,15 +51,18 @@ class BrokerSettings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the broker listens on.")
     port: int = Field(default=9092, ge=1, le=65535, description="Client (PLAINTEXT) port.")
-    controller_port: int = Field(
-        default=9093, ge=1, le=65535, description="KRaft controller port."
-    )
+    controller_port: int = Field(default=9093, ge=1, le=65535, description="KRaft controller port.")
     heap: str = Field(default="512m", pattern=r"^\d+[mg]$", description="JVM heap (-Xmx).")
     pom: Path = Field(
         default_factory=lambda: repository_root() / "deploy" / "kafka" / "pom.xml",
         description="Maven pom that names the Kafka version and its logging backend.",
     )
     start_timeout_s: float = Field(default=90.0, gt=0, description="Wait this long for start.")
+    jar_cache: Path | None = Field(
+        default=None,
+        description="Where Kafka's jars are kept; default <state_dir>/kafka/<version>/lib. "
+        "Several state directories (e.g. test runs) can share one cache.",
+    )
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,8 @@ class LocalKafka:
         self.settings = settings or BrokerSettings()
         self.version = kafka_version_of(self.settings.pom)
         self.home = self.settings.state_dir.resolve() / "kafka"
-        self.lib_dir = self.home / self.version / "lib"
+        cache = self.settings.jar_cache
+        self.lib_dir = cache.resolve() / self.version if cache else self.home / self.version / "lib"
         self.data_dir = self.home / "data"
         self.log_file = self.home / "broker.log"
         self.pid_file = self.home / "broker.pid"
@@ -284,6 +289,7 @@ class LocalKafka:
             if current.running:
                 return current
         s = self.settings
+        java = self.check_java()
         for port in (s.port, s.controller_port):
             if port_answers(s.host, port):
                 raise BrokerError(
@@ -291,7 +297,6 @@ class LocalKafka:
                     f"choose other ports with {ENV_PREFIX}BROKER_PORT / "
                     f"{ENV_PREFIX}BROKER_CONTROLLER_PORT"
                 )
-        java = self.check_java()
         self.home.mkdir(parents=True, exist_ok=True)
         self.ensure_jars()
         properties = self._server_properties()
@@ -310,7 +315,9 @@ class LocalKafka:
                 start_new_session=True,
             )  # fmt: skip
         self.pid_file.write_text(str(process.pid))
-        self.info_file.write_text(json.dumps({"bootstrap": self.bootstrap, "version": self.version}))
+        self.info_file.write_text(
+            json.dumps({"bootstrap": self.bootstrap, "version": self.version})
+        )
         deadline = time.monotonic() + s.start_timeout_s
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -359,7 +366,5 @@ class LocalKafka:
 
 def _reap(pid: int) -> None:
     """Collect the exit status of our own child so it does not linger as a zombie."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass

@@ -17,7 +17,7 @@ from mediawatch.schemas import EVENT_TYPES, Event, EventDecodeError, describe_va
 E = TypeVar("E", bound=Event)
 
 
-class EventCodec(codecs.Codec, Generic[E]):  # type: ignore[misc]
+class EventCodec(codecs.Codec, Generic[E]):
     """Bytes <-> one event type, validated both ways."""
 
     def __init__(self, event_type: type[E], children: Any = None, **kwargs: Any) -> None:

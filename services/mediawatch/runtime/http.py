@@ -44,9 +44,7 @@ class ServiceHttpServer:
 
     async def _readyz(self, request: web.Request) -> web.Response:
         ready, reason = self.readiness()
-        return web.json_response(
-            {"ready": ready, "reason": reason}, status=200 if ready else 503
-        )
+        return web.json_response({"ready": ready, "reason": reason}, status=200 if ready else 503)
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)

@@ -119,6 +119,4 @@ def load_settings(settings_type: type[S], **overrides: object) -> S:
             value = error.get("input")
             shown = "" if "password" in field or isinstance(value, dict) else f" (got {value!r})"
             problems.append(f"{variable}: {error['msg']}{shown}")
-        raise SettingsError(
-            f"invalid {settings_type.__name__}: " + "; ".join(problems)
-        ) from None
+        raise SettingsError(f"invalid {settings_type.__name__}: " + "; ".join(problems)) from None

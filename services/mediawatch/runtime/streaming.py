@@ -47,7 +47,8 @@ def make_app(settings: ServiceSettings, app_id: str, **overrides: Any) -> faust.
     """A faust app with mediawatch's defaults: at-least-once, acks=all, in-memory stores
     restored from their Kafka changelogs, partitions as in the topic catalogue."""
     register_event_codecs()
-    datadir = Path(settings.state_dir) / "faust" / app_id
+    datadir = Path(settings.state_dir).resolve() / "faust" / app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = {
         "broker": faust_broker_url(settings),
         "broker_credentials": faust_credentials(settings),
@@ -87,9 +88,7 @@ class Output:
     event: Event
 
 
-async def send_durably(
-    output: Output, *, source: str, retry_delay_s: float = 1.0
-) -> None:
+async def send_durably(output: Output, *, source: str, retry_delay_s: float = 1.0) -> None:
     """Write one event and wait for Kafka's acknowledgement, retrying until it is taken."""
     headers = cloudevent_headers(output.event, source=source)
     payload = output.event.to_json()
@@ -100,7 +99,7 @@ async def send_durably(
             )
             await future
             return
-        except (KafkaError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, KafkaError, OSError) as exc:
             log.warning(
                 "write failed; retrying",
                 extra={"topic": output.topic.get_topic_name(), "error": repr(exc)},

@@ -44,10 +44,11 @@ def run_worker(app: faust.App, settings: ServiceSettings, **worker_options: Any)
         settings.http_host, settings.http_port, readiness=lambda: readiness_of(app)
     )
 
-    @app.task
-    async def _serve_http() -> None:
+    async def serve_http() -> None:
         await server.start()
         log.info("http server listening", extra={"host": server.host, "port": server.port})
+
+    app.task(serve_http)
 
     asyncio.set_event_loop(asyncio.new_event_loop())
     worker = faust.Worker(

@@ -1,0 +1,70 @@
+"""Session-wide fixtures: one real Kafka broker per test session, started by the project's
+own :class:`LocalKafka` on free ports, and per-test topic names so tests never share data.
+
+With ``CI=true`` a broker that cannot start (no Java, no Maven) fails the run; elsewhere the
+tests that need it are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mediawatch.runtime.broker import BrokerError, BrokerSettings, LocalKafka, free_port
+from mediawatch.runtime.settings import KafkaSettings
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def local_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
+    settings = BrokerSettings(
+        state_dir=tmp_path_factory.mktemp("broker"),
+        port=free_port(),
+        controller_port=free_port(),
+        jar_cache=REPOSITORY / ".mediawatch" / "jars",
+    )
+    kafka = LocalKafka(settings)
+    try:
+        kafka.start()
+    except BrokerError as exc:
+        if IN_CI:
+            pytest.fail(f"the Kafka broker is required in CI and could not start: {exc}")
+        pytest.skip(f"no Kafka broker: {exc}")
+    yield kafka
+    kafka.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(local_kafka: LocalKafka) -> str:
+    return local_kafka.bootstrap
+
+
+@pytest.fixture
+def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
+    """Settings pointing at the session broker with topic names unique to this test."""
+    suffix = uuid.uuid4().hex[:8]
+    return KafkaSettings(
+        kafka_bootstrap=kafka_bootstrap,
+        topic_articles_fetched=f"test.{suffix}.articles.fetched",
+        topic_articles_tagged=f"test.{suffix}.articles.tagged",
+        topic_alerts=f"test.{suffix}.alerts",
+        topic_deadletter=f"test.{suffix}.deadletter",
+    )
+
+
+def settings_environment(settings: KafkaSettings) -> dict[str, str]:
+    """The MEDIAWATCH_* variables that reproduce ``settings`` in a child process."""
+    env = {
+        "MEDIAWATCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "MEDIAWATCH_TOPIC_ARTICLES_FETCHED": settings.topic_articles_fetched,
+        "MEDIAWATCH_TOPIC_ARTICLES_TAGGED": settings.topic_articles_tagged,
+        "MEDIAWATCH_TOPIC_ALERTS": settings.topic_alerts,
+        "MEDIAWATCH_TOPIC_DEADLETTER": settings.topic_deadletter,
+    }
+    return env
