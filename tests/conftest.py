@@ -55,6 +55,7 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
         topic_articles_tagged=f"test.{suffix}.articles.tagged",
         topic_alerts=f"test.{suffix}.alerts",
         topic_deadletter=f"test.{suffix}.deadletter",
+        topic_fetcher_seen=f"test.{suffix}.fetcher.seen",
     )
 
 
@@ -66,5 +67,6 @@ def settings_environment(settings: KafkaSettings) -> dict[str, str]:
         "MEDIAWATCH_TOPIC_ARTICLES_TAGGED": settings.topic_articles_tagged,
         "MEDIAWATCH_TOPIC_ALERTS": settings.topic_alerts,
         "MEDIAWATCH_TOPIC_DEADLETTER": settings.topic_deadletter,
+        "MEDIAWATCH_TOPIC_FETCHER_SEEN": settings.topic_fetcher_seen,
     }
     return env

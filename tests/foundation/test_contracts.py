@@ -49,6 +49,7 @@ def test_asyncapi_document_lists_every_topic_with_its_key() -> None:
         "mediawatch.articles.tagged",
         "mediawatch.alerts",
         "mediawatch.deadletter",
+        "mediawatch.fetcher.seen",
     }
     assert {m for m in document["components"]["messages"]} == {t.event_name for t in EVENT_TYPES}
 

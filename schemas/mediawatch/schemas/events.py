@@ -185,6 +185,11 @@ class ArticleTagged(Event):
     text_length: int = Field(ge=0, description="length of the full article text")
     truncated: bool = Field(default=False, description="true if only a prefix was tagged")
     language: str | None = Field(default=None, description="language the tagger detected/used")
+    text: str = Field(
+        default="",
+        description="the text that was tagged (text[text_start:text_end] of the article); "
+        "evidence offsets refer to the full article text",
+    )
     themes: list[ThemeTag] = Field(default_factory=list)
     actors: list[ActorTag] = Field(default_factory=list)
     stances: list[StanceTag] = Field(default_factory=list)
@@ -260,6 +265,24 @@ class Alert(Event):
         return self.alert_id
 
 
+class ArticleSeen(Event):
+    """The fetcher's memory of one published article, kept in a compacted topic keyed by
+    ``article_id`` so that every fetcher instance, and every restart, knows what was seen."""
+
+    event_name: ClassVar[str] = "ArticleSeen"
+
+    article_id: str
+    content_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    simhash: str = Field(pattern=r"^[0-9a-f]{16}$", description="64-bit SimHash of the text, hex")
+    url: str | None = None
+    source_id: str
+    duplicate_of: str | None = None
+    seen_at: datetime
+
+    def event_id(self) -> str:
+        return f"{self.article_id}:{self.content_hash[:16]}"
+
+
 class DeadLetter(Event):
     """A record that could not be processed, kept with the reason; keyed like the original."""
 
@@ -280,4 +303,10 @@ class DeadLetter(Event):
 
 
 #: Every event type, in the order the catalogue and the exported documents list them.
-EVENT_TYPES: tuple[type[Event], ...] = (ArticleFetched, ArticleTagged, Alert, DeadLetter)
+EVENT_TYPES: tuple[type[Event], ...] = (
+    ArticleFetched,
+    ArticleTagged,
+    Alert,
+    DeadLetter,
+    ArticleSeen,
+)

@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from mediawatch.schemas._base import Event
-from mediawatch.schemas.events import Alert, ArticleFetched, ArticleTagged, DeadLetter
+from mediawatch.schemas.events import (
+    Alert,
+    ArticleFetched,
+    ArticleSeen,
+    ArticleTagged,
+    DeadLetter,
+)
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -71,7 +77,20 @@ DEAD_LETTER = TopicSpec(
     retention_ms=30 * DAY_MS,
 )
 
+FETCHER_SEEN = TopicSpec(
+    role="fetcher_seen",
+    name="mediawatch.fetcher.seen",
+    payload=ArticleSeen,
+    key="article_id",
+    description="Compacted memory of published articles (content hash, SimHash) that makes "
+    "duplicate detection survive restarts and span several fetcher instances.",
+    partitions=1,
+    retention_ms=-1,
+    cleanup_policy="compact",
+)
+
 #: Every topic in the catalogue, by role.
 CATALOGUE: dict[str, TopicSpec] = {
-    spec.role: spec for spec in (ARTICLES_FETCHED, ARTICLES_TAGGED, ALERTS, DEAD_LETTER)
+    spec.role: spec
+    for spec in (ARTICLES_FETCHED, ARTICLES_TAGGED, ALERTS, DEAD_LETTER, FETCHER_SEEN)
 }

@@ -68,6 +68,9 @@ class KafkaSettings(BaseSettings):
     topic_deadletter: str = Field(
         default="mediawatch.deadletter", description="Topic of DeadLetter records."
     )
+    topic_fetcher_seen: str = Field(
+        default="mediawatch.fetcher.seen", description="Compacted topic of ArticleSeen records."
+    )
 
     @model_validator(mode="after")
     def _security_is_complete(self) -> Self:
