@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck pytest bench schemas clean
+.PHONY: setup tools run test lint typecheck pytest bench schemas clean
 
 setup: $(STAMP)
 
@@ -13,6 +13,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
+
+# promtool (Debian's prometheus package) checks metrics, alerting rules and the scrape config.
+tools:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing promtool (Debian package prometheus)"; \
+	    apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else \
+	    echo "promtool missing: run 'sudo apt-get install prometheus' (tests needing it will say so)"; \
+	  fi; }
 
 run: setup
 	$(BIN)/mediawatch up
@@ -24,10 +35,13 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup
+pytest: setup tools
 	$(BIN)/python -m pytest
 
 test: lint typecheck pytest
+
+bench: setup
+	$(BIN)/python benchmarks/bench_tagger.py --bodies ../shared/data/news-bodies/bodies.csv
 
 schemas: setup
 	$(BIN)/mediawatch schemas export

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from mediawatch.runtime.broker import BrokerError, BrokerSettings, LocalKafka
 from mediawatch.schemas.export import export
+from mediawatch.tagger.cli import register as register_tagger
 
 app = typer.Typer(
     name="mediawatch",
@@ -22,6 +23,7 @@ broker_app = typer.Typer(
 schemas_app = typer.Typer(help="Event contracts: JSON Schema and AsyncAPI.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 app.add_typer(schemas_app, name="schemas")
+register_tagger(app)
 
 console = Console()
 errors = Console(stderr=True)
@@ -92,3 +94,7 @@ def schemas_export(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""Tagger commands: ``tagger run``, ``tag``, ``match``, ``stance``, ``themes check``,
+``actors check``. They call the same code as the stream agents."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from mediawatch.schemas import ArticleTagged, Evidence
+from mediawatch.tagger.settings import TaggerSettings
+
+console = Console()
+errors = Console(stderr=True)
+
+tagger_app = typer.Typer(help="The tagger service.", no_args_is_help=True)
+themes_app = typer.Typer(help="Theme catalogues.", no_args_is_help=True)
+actors_app = typer.Typer(help="Actor catalogues.", no_args_is_help=True)
+
+
+@tagger_app.command("run")
+def tagger_run() -> None:
+    """Start a tagger worker (faust); several workers share the partitions."""
+    from mediawatch.runtime.settings import SettingsError, load_settings
+    from mediawatch.tagger.service import run
+
+    try:
+        settings = load_settings(TaggerSettings)
+    except SettingsError as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    run(settings)
+
+
+def _tagger(themes: Path | None, actors: Path | None) -> Any:
+    from mediawatch.tagger.pipeline import Tagger
+
+    defaults = TaggerSettings()
+    return Tagger.from_files(themes or defaults.themes_file, actors or defaults.actors_file)
+
+
+def _highlight(sentence: str, offset: int, spans: list[Evidence]) -> Text:
+    text = Text(sentence)
+    for span in spans:
+        text.stylize("bold yellow", span.start - offset, span.end - offset)
+    return text
+
+
+def _report(path: Path, tagged: ArticleTagged) -> None:
+    console.rule(f"[bold]{tagged.article.title or path.name}[/bold]  ({path})")
+    console.print(
+        f"language: {tagged.language}   tone: {tagged.tone.label if tagged.tone else '-'}"
+        f"   truncated: {tagged.truncated}   {tagged.tagger.timings_ms.get('total', 0):.1f} ms"
+    )
+    console.print("[bold]Themes[/bold]")
+    for theme in tagged.themes:
+        console.print(f"  {theme.theme_id} ({theme.label}): {len(theme.evidence)} mentions")
+        for evidence in theme.evidence:
+            start = evidence.sentence_start or 0
+            console.print("    ", _highlight(evidence.sentence, start, [evidence]))
+    console.print("[bold]Actors[/bold]")
+    for actor in tagged.actors:
+        where = "" if actor.in_catalogue else " (cited, not in catalogue)"
+        console.print(
+            f"  {actor.actor_id}  {actor.name} [{actor.type}] x{len(actor.mentions)}{where}"
+        )
+    console.print("[bold]Stance[/bold]")
+    for stance in tagged.stances:
+        colour = {"critical": "red", "supportive": "green"}.get(stance.label.value, "white")
+        console.print(
+            f"  {stance.target_kind} {stance.target_id}: "
+            f"[{colour}]{stance.label.value}[/{colour}] ({stance.score:+.2f})"
+        )
+        for evidence in stance.evidence[:1]:
+            start = evidence.sentence_start or 0
+            console.print("    ", _highlight(evidence.sentence, start, [evidence]))
+
+
+def tag(
+    files: list[Path] = typer.Argument(..., help="Article files: .txt, .md, .html or .json."),
+    as_json: bool = typer.Option(False, "--json", help="One ArticleTagged JSON per line."),
+    themes: Path | None = typer.Option(None, "--themes", help="Theme catalogue."),
+    actors: Path | None = typer.Option(None, "--actors", help="Actor catalogue."),
+) -> None:
+    """Tag article files with themes, actors and stance, with the evidence."""
+    from mediawatch.tagger.files import ArticleFileError, read_article
+
+    tagger = _tagger(themes, actors)
+    failed = False
+    for path in files:
+        try:
+            article = read_article(path)
+        except ArticleFileError as exc:
+            errors.print(f"[red]{exc}[/red]")
+            failed = True
+            continue
+        tagged = tagger.tag(article)
+        if as_json:
+            sys.stdout.write(tagged.model_dump_json() + "\n")
+        else:
+            _report(path, tagged)
+    if failed:
+        raise typer.Exit(1)
+
+
+def match(
+    query: str = typer.Argument(..., help="A query in the theme query language."),
+    files: list[Path] = typer.Argument(..., help="Article files."),
+    as_json: bool = typer.Option(False, "--json", help="JSON with the evidence."),
+) -> None:
+    """Evaluate one query on each file: ``<path>\\t<true|false>`` per line."""
+    from mediawatch.tagger.files import ArticleFileError, read_article
+    from mediawatch.tagger.matcher import Document, compile_query
+    from mediawatch.tagger.query import QuerySyntaxError
+
+    try:
+        compiled = compile_query(query)
+    except QuerySyntaxError as exc:
+        errors.print(str(exc))
+        raise typer.Exit(2) from None
+    failed = False
+    for path in files:
+        try:
+            article = read_article(path)
+        except ArticleFileError as exc:
+            errors.print(str(exc))
+            failed = True
+            continue
+        document = Document(
+            article.text,
+            title=article.title,
+            language=article.language,
+            source_id=article.source.id,
+            country=article.source.country,
+            outlet_type=article.source.outlet_type,
+        )
+        result = compiled.evaluate(document)
+        if as_json:
+            payload = {
+                "path": str(path),
+                "matched": result.matched,
+                "evidence": [e.model_dump() for e in result.evidence],
+            }
+            sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        else:
+            sys.stdout.write(f"{path}\t{'true' if result.matched else 'false'}\n")
+    if failed:
+        raise typer.Exit(1)
+
+
+def stance(
+    jsonl: Path = typer.Option(..., "--jsonl", help="Lines of {text, start, end}; - for stdin."),
+) -> None:
+    """Add ``label`` and ``score`` to each ``{"text", "start", "end"}`` line, in order."""
+    from mediawatch.tagger.stance import StanceModel
+
+    model = StanceModel.load()
+    stream = sys.stdin if str(jsonl) == "-" else jsonl.open(encoding="utf-8")
+    with stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                text, start, end = item["text"], int(item["start"]), int(item["end"])
+                if not (0 <= start < end <= len(text)):
+                    raise ValueError(f"span {start}..{end} outside the text")
+            except (ValueError, KeyError, TypeError) as exc:
+                errors.print(f"{jsonl}:{number}: {exc!r}")
+                raise typer.Exit(2) from None
+            prediction = model.predict(text, start, end)
+            item["label"] = prediction.label.value
+            item["score"] = round(prediction.score, 4)
+            sys.stdout.write(json.dumps(item, ensure_ascii=False) + "\n")
+
+
+@themes_app.command("check")
+def themes_check(path: Path = typer.Argument(..., help="Theme catalogue YAML.")) -> None:
+    """Validate a theme catalogue: every query parses, ids are unique."""
+    from mediawatch.tagger.themes import ThemeCatalogueError, load_theme_catalogue
+
+    try:
+        catalogue = load_theme_catalogue(path)
+    except ThemeCatalogueError as exc:
+        errors.print(str(exc))
+        raise typer.Exit(1) from None
+    console.print(f"{path}: {len(catalogue.themes)} themes, version {catalogue.version}: ok")
+
+
+@actors_app.command("check")
+def actors_check(path: Path = typer.Argument(..., help="Actor catalogue YAML.")) -> None:
+    """Validate an actor catalogue."""
+    from mediawatch.tagger.actors import ActorCatalogueError, load_actor_catalogue
+
+    try:
+        catalogue = load_actor_catalogue(path)
+    except ActorCatalogueError as exc:
+        errors.print(str(exc))
+        raise typer.Exit(1) from None
+    console.print(f"{path}: {len(catalogue.actors)} actors: ok")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(tagger_app, name="tagger")
+    app.add_typer(themes_app, name="themes")
+    app.add_typer(actors_app, name="actors")
+    app.command("tag")(tag)
+    app.command("match")(match)
+    app.command("stance")(stance)

@@ -1,0 +1,38 @@
+"""Settings of the tagger service (``MEDIAWATCH_*`` environment variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from mediawatch.runtime.settings import ServiceSettings
+
+_CONFIG = Path(__file__).resolve().parents[3] / "deploy" / "config"
+
+
+class TaggerSettings(ServiceSettings):
+    """What the tagger reads and how much of each article it tags."""
+
+    service_name: str = Field(default="tagger", description="Name used in logs and DLQ.")
+    http_port: int = Field(default=8082, ge=0, le=65535, description="Port of /metrics, /readyz.")
+    app_id: str = Field(
+        default="mediawatch-tagger",
+        description="faust application id = Kafka consumer group; workers with the same id "
+        "share the partitions.",
+    )
+    themes_file: Path = Field(
+        default=_CONFIG / "themes.yaml", description="Theme catalogue (YAML)."
+    )
+    actors_file: Path = Field(
+        default=_CONFIG / "actors.yaml", description="Curated actor catalogue (YAML)."
+    )
+    max_chars: int = Field(
+        default=100_000,
+        ge=1_000,
+        description="Articles longer than this are tagged on their first max_chars characters "
+        "and the event says so (truncated=true).",
+    )
+    max_stance_mentions: int = Field(
+        default=8, ge=1, description="Mentions per actor or theme scored for stance."
+    )

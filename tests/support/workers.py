@@ -1,0 +1,80 @@
+"""Run mediawatch services as real child processes for tests, and stop them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from mediawatch.runtime.broker import free_port
+
+
+class ServiceProcess:
+    """One ``mediawatch ...`` child with its own HTTP port and log file."""
+
+    def __init__(
+        self, args: Sequence[str], env: dict[str, str], log_path: Path, *, http_port: int = 0
+    ) -> None:
+        self.args = list(args)
+        self.http_port = http_port or free_port()
+        self.env = os.environ | env | {"MEDIAWATCH_HTTP_PORT": str(self.http_port)}
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ServiceProcess:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "mediawatch.cli.main", *self.args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        return self
+
+    def wait_ready(self, timeout_s: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"{self.args} exited early; log:\n{self.log_tail()}")
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{self.http_port}/readyz", timeout=1.0)
+                if answer.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError(f"{self.args} not ready in {timeout_s}s; log:\n{self.log_tail()}")
+
+    def metrics(self) -> str:
+        return httpx.get(f"http://127.0.0.1:{self.http_port}/metrics", timeout=5.0).text
+
+    def kill(self) -> None:
+        """SIGKILL: the crash the at-least-once promises are about."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout_s: float = 30.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        return self.process.returncode
+
+    def log_tail(self, limit: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-limit:]
+        except OSError:
+            return ""

@@ -1,0 +1,106 @@
+"""The tagging pipeline on an op-ed written for these tests: themes, actors, stance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mediawatch.schemas import ArticleTagged, StanceLabel
+from mediawatch.tagger.files import read_article
+from mediawatch.tagger.pipeline import Tagger
+from mediawatch.tagger.settings import TaggerSettings
+
+FIXTURE = Path(__file__).parent / "fixtures" / "oped-indivisible.txt"
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    settings = TaggerSettings()
+    return Tagger.from_files(settings.themes_file, settings.actors_file)
+
+
+@pytest.fixture(scope="module")
+def tagged(tagger: Tagger) -> ArticleTagged:
+    return tagger.tag(read_article(FIXTURE))
+
+
+def test_indivisible_security_theme_has_every_mention(tagged: ArticleTagged) -> None:
+    theme = next(t for t in tagged.themes if t.theme_id == "indivisible-security")
+    text_spans = [e for e in theme.evidence if e.field == "text"]
+    # "indivisible security" x3 and "security is indivisible" x1 in the body.
+    assert len(text_spans) == 4
+    for evidence in text_spans:
+        assert tagged.text[evidence.start : evidence.end] == evidence.text
+        assert evidence.text.lower() in evidence.sentence.lower()
+        assert evidence.sentence_start is not None
+        assert tagged.text[evidence.sentence_start : evidence.sentence_end] == evidence.sentence
+
+
+def test_actors_include_catalogue_and_cited_people(tagged: ArticleTagged) -> None:
+    ids = {actor.actor_id for actor in tagged.actors}
+    for expected in (
+        "person:vladimir-putin",
+        "person:xi-jinping",
+        "state:ru",
+        "state:cn",
+        "state:us",
+        "org:nato",
+        "org:eu",
+        "state:ua",
+        "org:brics",
+        "org:sco",
+        "person:ray-mcgovern",
+        "person:andrey-kortunov",
+    ):
+        assert expected in ids, f"{expected} missing from {sorted(ids)}"
+    cited = next(a for a in tagged.actors if a.actor_id == "person:ray-mcgovern")
+    assert cited.in_catalogue is False
+    for actor in tagged.actors:
+        for mention in actor.mentions:
+            field = tagged.article.title if mention.field == "title" else tagged.text
+            assert field[mention.start : mention.end] == mention.text
+            assert mention.sentence
+
+
+def test_stance_toward_nato_is_critical_with_evidence(tagged: ArticleTagged) -> None:
+    nato = next(s for s in tagged.stances if s.target_id == "org:nato")
+    assert nato.label == StanceLabel.CRITICAL
+    assert nato.score < 0
+    assert nato.evidence and "NATO" in nato.evidence[0].sentence
+    assert {s.target_kind for s in tagged.stances} == {"actor", "theme"}
+
+
+def test_event_records_versions_timings_and_size(tagged: ArticleTagged) -> None:
+    assert tagged.tagger.timings_ms["total"] > 0
+    assert set(tagged.tagger.catalogue_versions) == {"themes", "actors"}
+    assert tagged.text_end == tagged.text_length == len(tagged.text)
+    assert tagged.truncated is False
+    assert tagged.language == "en"
+
+
+def test_long_articles_are_truncated_and_say_so(tagger: Tagger) -> None:
+    article = read_article(FIXTURE)
+    long_text = (article.text + "\n\n") * 200
+    small = Tagger(
+        tagger.themes, tagger.actors, tagger.stance, max_chars=5_000, max_stance_mentions=4
+    )
+    tagged = small.tag(article.model_copy(update={"text": long_text}))
+    assert tagged.truncated is True
+    assert tagged.text_end == 5_000
+    assert tagged.text_length == len(long_text)
+    assert all(e.end <= 5_000 for t in tagged.themes for e in t.evidence if e.field == "text")
+
+
+def test_french_article_uses_the_language_variant(tagger: Tagger) -> None:
+    article = read_article(FIXTURE).model_copy(
+        update={
+            "language": None,
+            "text": "La Russie et la Chine défendent le principe de la sécurité indivisible "
+            "et critiquent l'élargissement de l'OTAN vers l'est. Pour Moscou, la sécurité "
+            "des uns ne peut pas se construire au détriment de celle des autres.",
+        }
+    )
+    tagged = tagger.tag(article)
+    assert tagged.language == "fr"
+    assert "indivisible-security" in {t.theme_id for t in tagged.themes}
