@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from mediawatch.fetcher.cli import fetcher_app
 from mediawatch.runtime.broker import BrokerError, BrokerSettings, LocalKafka
 from mediawatch.schemas.export import export
 from mediawatch.tagger.cli import register as register_tagger
@@ -23,6 +24,7 @@ broker_app = typer.Typer(
 schemas_app = typer.Typer(help="Event contracts: JSON Schema and AsyncAPI.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(fetcher_app, name="fetcher")
 register_tagger(app)
 
 console = Console()

@@ -1,0 +1,168 @@
+"""What the fetcher has published, kept in the compacted Kafka topic of ``ArticleSeen``
+records: read to the end at start-up, then followed so other instances' records are learnt.
+
+Exact duplicates are found by content hash; near-duplicates by a 64-bit SimHash split in
+four 16-bit bands (two hashes within Hamming distance 3 share at least one band exactly).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer
+
+from mediawatch.fetcher.identity import hamming
+from mediawatch.runtime.kafka import consumer
+from mediawatch.runtime.settings import KafkaSettings
+from mediawatch.schemas import ArticleSeen
+
+log = logging.getLogger(__name__)
+
+BANDS = 4
+BAND_BITS = 64 // BANDS
+
+
+@dataclass(frozen=True)
+class Known:
+    article_id: str
+    content_hash: str
+    simhash: int
+    duplicate_of: str | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``exact``: already published (``of`` is its id); else publish, ``of`` = near-dup."""
+
+    exact: bool
+    of: str | None
+
+
+def _bands(value: int) -> list[tuple[int, int]]:
+    mask = (1 << BAND_BITS) - 1
+    return [(band, value >> (band * BAND_BITS) & mask) for band in range(BANDS)]
+
+
+class SeenIndex:
+    """In-memory indexes over every known article (from Kafka and from this process)."""
+
+    def __init__(self, max_distance: int = 3) -> None:
+        if max_distance >= BANDS:
+            raise ValueError(f"max_distance must be below {BANDS} for the band index")
+        self.max_distance = max_distance
+        self.by_id: dict[str, Known] = {}
+        self.by_hash: dict[str, str] = {}
+        self._bands: dict[tuple[int, int], set[str]] = {}
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def knows_id(self, article_id: str) -> bool:
+        return article_id in self.by_id
+
+    def add(self, known: Known) -> None:
+        previous = self.by_id.get(known.article_id)
+        if previous is not None and previous.simhash != known.simhash:
+            for key in _bands(previous.simhash):
+                self._bands.get(key, set()).discard(known.article_id)
+        self.by_id[known.article_id] = known
+        self.by_hash.setdefault(known.content_hash, known.article_id)
+        for key in _bands(known.simhash):
+            self._bands.setdefault(key, set()).add(known.article_id)
+
+    def remove(self, known: Known) -> None:
+        """Undo :meth:`add` of an article whose publication failed."""
+        if self.by_id.get(known.article_id) == known:
+            del self.by_id[known.article_id]
+            for key in _bands(known.simhash):
+                self._bands.get(key, set()).discard(known.article_id)
+        if self.by_hash.get(known.content_hash) == known.article_id:
+            del self.by_hash[known.content_hash]
+
+    def judge(self, article_id: str, content_hash: str, simhash: int) -> Verdict:
+        first = self.by_hash.get(content_hash)
+        if first is not None:
+            return Verdict(exact=True, of=first)
+        best: Known | None = None
+        best_distance = self.max_distance + 1
+        for key in _bands(simhash):
+            for other_id in self._bands.get(key, ()):
+                if other_id == article_id:
+                    continue  # a new version of the same page is not its own duplicate
+                other = self.by_id[other_id]
+                distance = hamming(other.simhash, simhash)
+                if distance < best_distance:
+                    best, best_distance = other, distance
+        if best is None:
+            return Verdict(exact=False, of=None)
+        return Verdict(exact=False, of=best.duplicate_of or best.article_id)
+
+
+class SeenStore:
+    """Follows the seen topic into a :class:`SeenIndex`."""
+
+    def __init__(self, settings: KafkaSettings, index: SeenIndex) -> None:
+        self.settings = settings
+        self.index = index
+        self.loaded = False
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def learn(self, payload: bytes | None) -> None:
+        if payload is None:
+            return
+        try:
+            seen = ArticleSeen.from_json(payload)
+        except ValueError as exc:
+            log.warning("unreadable seen record skipped", extra={"error": str(exc)})
+            return
+        self.index.add(
+            Known(seen.article_id, seen.content_hash, int(seen.simhash, 16), seen.duplicate_of)
+        )
+
+    async def start(self, timeout_s: float = 120.0) -> None:
+        """Read the seen topic to its end, then keep following it in the background."""
+        topic = self.settings.topic_fetcher_seen
+        client = consumer(self.settings, topic, group_id=None, auto_offset_reset="earliest")
+        await client.start()
+        self._consumer = client
+        async with asyncio.timeout(timeout_s):
+            while not client.assignment():  # without a group every partition is assigned
+                await self._poll(client, timeout_ms=100)
+            assigned = sorted(client.assignment())
+            ends = await client.end_offsets(assigned)
+            while True:
+                positions = [await client.position(tp) for tp in assigned]
+                if all(pos >= ends[tp] for pos, tp in zip(positions, assigned, strict=True)):
+                    break
+                await self._poll(client)
+        self.loaded = True
+        log.info("seen-state loaded", extra={"articles": len(self.index), "topic": topic})
+        self._task = asyncio.create_task(self._follow(client), name="seen-follow")
+
+    async def _poll(self, client: AIOKafkaConsumer, timeout_ms: int = 500) -> None:
+        batches = await client.getmany(timeout_ms=timeout_ms, max_records=5000)
+        for records in batches.values():
+            for record in records:
+                self.learn(record.value)
+
+    async def _follow(self, client: AIOKafkaConsumer) -> None:
+        while True:
+            try:
+                await self._poll(client)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("following the seen topic failed; retrying")
+                await asyncio.sleep(1.0)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()

@@ -1,0 +1,148 @@
+"""Turn an extracted article into an ``ArticleFetched`` event and publish it exactly once
+per content: dedupe, send and wait for Kafka's acknowledgement, then record it as seen."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from aiokafka import AIOKafkaProducer
+
+from mediawatch.fetcher import metrics
+from mediawatch.fetcher.dedupe import Known, SeenIndex
+from mediawatch.fetcher.identity import (
+    article_id_for_content,
+    article_id_for_url,
+    content_hash,
+    normalise_text,
+    simhash,
+    simhash_hex,
+)
+from mediawatch.runtime.settings import KafkaSettings
+from mediawatch.schemas import (
+    ArticleFetched,
+    ArticleSeen,
+    ExtractionInfo,
+    SourceInfo,
+    cloudevent_headers,
+)
+
+log = logging.getLogger(__name__)
+CE_SOURCE = "/mediawatch/fetcher"
+
+
+class RejectedArticle(ValueError):
+    """The article cannot be published as it is (no text, ...); the message says why."""
+
+
+@dataclass
+class Candidate:
+    source: SourceInfo
+    title: str
+    text: str
+    extraction: ExtractionInfo
+    url: str | None = None
+    canonical_url: str | None = None
+    byline: str | None = None
+    published_at: datetime | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    article_id: str
+    status: Literal["published", "duplicate"]
+    duplicate_of: str | None = None
+
+
+def build_event(candidate: Candidate) -> tuple[ArticleFetched, int]:
+    text = normalise_text(candidate.text)
+    if not text:
+        raise RejectedArticle("the article has no text")
+    digest = content_hash(text)
+    article_id = (
+        article_id_for_url(candidate.canonical_url)
+        if candidate.canonical_url
+        else article_id_for_content(digest)
+    )
+    event = ArticleFetched(
+        article_id=article_id,
+        url=candidate.url,
+        canonical_url=candidate.canonical_url,
+        source=candidate.source,
+        title=" ".join(candidate.title.split()),
+        byline=candidate.byline,
+        published_at=candidate.published_at,
+        fetched_at=datetime.now(UTC),
+        language=candidate.language or candidate.source.language,
+        text=text,
+        content_hash=digest,
+        extraction=candidate.extraction,
+    )
+    return event, simhash(text)
+
+
+class Publisher:
+    def __init__(self, settings: KafkaSettings, producer: AIOKafkaProducer, index: SeenIndex):
+        self.settings = settings
+        self.producer = producer
+        self.index = index
+        self._lock = asyncio.Lock()
+
+    async def publish(self, candidate: Candidate) -> Outcome:
+        """Publish unless the same text was published before; returns only once Kafka
+        acknowledged both the article and its seen record."""
+        event, fingerprint = build_event(candidate)
+        source_id = candidate.source.id
+        async with self._lock:  # judge and reserve atomically; sending happens outside
+            verdict = self.index.judge(event.article_id, event.content_hash, fingerprint)
+            if verdict.exact:
+                metrics.DUPLICATES.labels(source_id).inc()
+                return Outcome(event.article_id, "duplicate", verdict.of)
+            known = Known(event.article_id, event.content_hash, fingerprint, verdict.of)
+            self.index.add(known)
+        if verdict.of is not None:
+            event = event.model_copy(update={"duplicate_of": verdict.of})
+        seen = ArticleSeen(
+            article_id=event.article_id,
+            content_hash=event.content_hash,
+            simhash=simhash_hex(fingerprint),
+            url=event.canonical_url or event.url,
+            source_id=source_id,
+            duplicate_of=verdict.of,
+            seen_at=datetime.now(UTC),
+        )
+        key = event.article_id.encode()
+        try:
+            await self.producer.send_and_wait(
+                self.settings.topic_articles_fetched,
+                event.to_json(),
+                key=key,
+                headers=cloudevent_headers(event, source=CE_SOURCE),
+            )
+            await self.producer.send_and_wait(
+                self.settings.topic_fetcher_seen,
+                seen.to_json(),
+                key=key,
+                headers=cloudevent_headers(seen, source=CE_SOURCE),
+            )
+        except BaseException:
+            async with self._lock:
+                self.index.remove(known)
+            raise
+        metrics.PUBLISHED.labels(source_id).inc()
+        if verdict.of is not None:
+            metrics.NEAR_DUPLICATES.labels(source_id).inc()
+        log.info(
+            "article published",
+            extra={
+                "source_id": source_id,
+                "url": event.url,
+                "article_id": event.article_id,
+                "duplicate_of": verdict.of,
+            },
+        )
+        return Outcome(event.article_id, "published", verdict.of)

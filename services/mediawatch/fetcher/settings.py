@@ -1,0 +1,65 @@
+"""Settings of the fetcher, read from ``MEDIAWATCH_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from mediawatch.runtime.settings import ServiceSettings
+
+DEFAULT_USER_AGENT = "mediawatch-fetcher/0.1 (+https://github.com/mediawatch)"
+
+
+class FetcherSettings(ServiceSettings):
+    """Everything the fetcher can be tuned with; defaults are polite to publishers."""
+
+    service_name: str = Field(default="fetcher", description="Name used in logs and DLQ.")
+    http_port: int = Field(default=8081, ge=0, le=65535, description="Metrics, health, push.")
+    sources_file: Path = Field(
+        default=Path("deploy/config/sources.yaml"), description="YAML file listing the sources."
+    )
+    user_agent: str = Field(default=DEFAULT_USER_AGENT, description="User-Agent of every request.")
+    per_host_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Requests in flight at once to one host."
+    )
+    politeness_delay_s: float = Field(
+        default=1.0, ge=0.0, description="Minimum time between two request starts to one host."
+    )
+    connect_timeout_s: float = Field(default=10.0, gt=0, description="TCP/TLS connect timeout.")
+    read_timeout_s: float = Field(default=20.0, gt=0, description="Timeout between two reads.")
+    total_timeout_s: float = Field(
+        default=60.0, gt=0, description="Upper bound of one request including the body."
+    )
+    max_response_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Decoded bytes after which a body is cut."
+    )
+    max_redirects: int = Field(default=5, ge=0, le=30, description="Redirects followed.")
+    retry_attempts: int = Field(
+        default=3, ge=0, le=10, description="Retries after the first attempt (errors, 5xx, 429)."
+    )
+    retry_base_delay_s: float = Field(default=0.5, ge=0, description="First backoff delay.")
+    retry_max_delay_s: float = Field(
+        default=30.0, ge=0, description="Cap of one backoff delay, Retry-After included."
+    )
+    respect_robots: bool = Field(default=True, description="Obey robots.txt for pages.")
+    robots_cache_s: float = Field(default=3600.0, ge=0, description="How long robots.txt is kept.")
+    push_max_bytes: int = Field(
+        default=2 * 1024 * 1024, ge=1024, description="Largest accepted POST /v1/articles body."
+    )
+    push_max_batch: int = Field(default=500, ge=1, description="Most articles in one POST.")
+    max_entries_per_pass: int = Field(
+        default=200, ge=1, description="Most new entries/URLs of one source handled per pass."
+    )
+    entry_concurrency: int = Field(
+        default=8, ge=1, description="Entries of one feed or sitemap processed at once."
+    )
+    near_duplicate_distance: int = Field(
+        default=3, ge=0, le=3, description="Largest SimHash Hamming distance of a near-duplicate."
+    )
+    min_text_chars: int = Field(
+        default=200, ge=0, description="Shorter extracted page text counts as a failed extraction."
+    )
+    shutdown_grace_s: float = Field(
+        default=30.0, ge=0, description="Time given to in-flight work on SIGTERM."
+    )

@@ -1,0 +1,270 @@
+"""Unit tests of the fetcher's pieces, with a real loopback HTTP server where HTTP matters."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mediawatch.fetcher.dedupe import Known, SeenIndex
+from mediawatch.fetcher.extract import extract_html, parse_markdown, parse_plain_text
+from mediawatch.fetcher.http_client import FetchError, PoliteClient, decode_body
+from mediawatch.fetcher.identity import (
+    article_id_for_url,
+    canonical_url,
+    content_hash,
+    hamming,
+    simhash,
+)
+from mediawatch.fetcher.inbox import candidate_from_file
+from mediawatch.fetcher.service import parse_sitemap
+from mediawatch.fetcher.settings import FetcherSettings
+from mediawatch.fetcher.sources import SourcesError, load_sources, parse_interval
+from mediawatch.schemas import SourceInfo
+from tests.fetcher.site import ARTICLES, CYRILLIC, SYNDICATED, page, serve_site
+
+OPED_TITLE = "Why the river needs its floodplain back"
+OPED_PARAGRAPHS = [
+    "For a century we straightened the river, walled its banks and built on the meadows "
+    "that used to drink the spring floods. Every decade the bill for that choice grows.",
+    "Giving the floodplain back is not romantic nostalgia. It is the cheapest flood "
+    "defence we have, and it asks nothing of the next generation but to leave it alone.",
+    "The council should buy the low fields when they come up for sale, and stop granting "
+    "permits for houses where the water will, sooner or later, come back.",
+]
+
+
+def fast_settings(**overrides: object) -> FetcherSettings:
+    values: dict[str, object] = {
+        "politeness_delay_s": 0.0,
+        "retry_base_delay_s": 0.05,
+        "retry_max_delay_s": 2.0,
+        "read_timeout_s": 1.0,
+        "total_timeout_s": 3.0,
+        "max_response_bytes": 64 * 1024,
+    }
+    values.update(overrides)
+    return FetcherSettings(**values)  # type: ignore[arg-type]
+
+
+# -- identity -------------------------------------------------------------------------------
+def test_canonical_url_drops_tracking_sorts_and_lowercases() -> None:
+    url = "HTTPS://News.Example.ORG:443/a/b?utm_source=x&b=2&fbclid=1&a=1&mc_cid=9#top"
+    assert canonical_url(url) == "https://news.example.org/a/b?a=1&b=2"
+    assert canonical_url("http://x.org:8080/p?gclid=1") == "http://x.org:8080/p"
+    assert canonical_url("http://x.org/a?utm_medium=m", canonical_hint="/canon") == (
+        "http://x.org/canon"
+    )
+    assert article_id_for_url(canonical_url(url)) == article_id_for_url(
+        "https://news.example.org/a/b?a=1&b=2"
+    )
+    assert len(article_id_for_url("https://x.org/")) == 24
+
+
+def test_content_hash_ignores_whitespace_and_simhash_finds_near_copies() -> None:
+    text = "\n".join(SYNDICATED)
+    assert content_hash(text) == content_hash("  " + text.replace("\n", "\n\n  ") + "\n")
+    assert len(content_hash(text)) == 64
+    copy = text + " Reporting by the wire service."
+    assert hamming(simhash(text), simhash(copy)) <= 3
+    other = "\n".join(ARTICLES["harbour"][1])
+    assert hamming(simhash(text), simhash(other)) > 10
+
+
+def test_seen_index_exact_and_near_duplicates() -> None:
+    index = SeenIndex(3)
+    text = "\n".join(SYNDICATED)
+    first = Known("first", content_hash(text), simhash(text), None)
+    index.add(first)
+    assert index.judge("x", first.content_hash, first.simhash).exact
+    near = text + " Reporting by the wire service."
+    verdict = index.judge("second", content_hash(near), simhash(near))
+    assert not verdict.exact and verdict.of == "first"
+    # A new version of the same article is not a duplicate of itself.
+    assert index.judge("first", content_hash(near), simhash(near)).of is None
+
+
+# -- sources --------------------------------------------------------------------------------
+def test_intervals() -> None:
+    assert parse_interval("5m") == 300
+    assert parse_interval("30s") == 30
+    assert parse_interval("1h") == 3600
+    assert parse_interval(45) == 45
+    with pytest.raises(ValueError, match="duration"):
+        parse_interval("soon")
+
+
+def test_sources_errors_name_file_source_and_field(tmp_path: Path) -> None:
+    file = tmp_path / "sources.yaml"
+    file.write_text(
+        textwrap.dedent(
+            """
+            sources:
+              - {id: good, type: feed, url: "https://example.org/rss", interval: 5m,
+                 country: GB, outlet_type: newspaper, language: en}
+              - {id: bad-interval, type: feed, url: "https://example.org/x", interval: often}
+              - {id: no-url, type: page}
+              - {id: inbox, type: inbox, path: drop}
+            """
+        )
+    )
+    with pytest.raises(SourcesError) as caught:
+        load_sources(file)
+    message = str(caught.value)
+    assert f"{file}: source 'bad-interval' (sources[1]), field 'interval'" in message
+    assert "source 'no-url' (sources[2])" in message and "needs 'url'" in message
+    file.write_text(
+        "- {id: inbox, type: inbox, path: drop, interval: 30s}\n"
+        "- {id: feed, type: feed, url: 'https://e.org/f'}\n"
+    )
+    inbox, feed = load_sources(file)
+    assert inbox.path == tmp_path / "drop" and inbox.interval == 30
+    assert feed.info().type == "feed"
+
+
+def test_example_sources_file_is_valid() -> None:
+    sources = load_sources(Path(__file__).resolve().parents[2] / "deploy/config/sources.yaml")
+    assert {s.type for s in sources} == {"feed", "page", "sitemap", "inbox"}
+
+
+# -- extraction and text files --------------------------------------------------------------
+def test_extraction_drops_navigation_footer_and_cookie_banner() -> None:
+    title, paragraphs = ARTICLES["harbour"]
+    extracted = extract_html(page(title, paragraphs), "http://x.org/a")
+    assert extracted.method == "trafilatura"
+    assert extracted.text == "\n\n".join(paragraphs)
+    assert extracted.title == title
+    for junk in ("cookies", "Subscribe", "Copyright", "Celebrity", "Privacy"):
+        assert junk not in extracted.text
+
+
+def test_plain_text_oped_keeps_title_and_paragraphs() -> None:
+    text = OPED_TITLE + "\n" + "\n".join(OPED_PARAGRAPHS) + "\n"
+    extracted = parse_plain_text(text, "fallback")
+    assert extracted.title == OPED_TITLE
+    assert extracted.text.split("\n\n") == OPED_PARAGRAPHS
+    assert extracted.fallback_reason is None
+
+
+def test_plain_text_without_title_line_keeps_first_paragraph() -> None:
+    extracted = parse_plain_text("\n".join(OPED_PARAGRAPHS), "River oped")
+    first_sentence = OPED_PARAGRAPHS[0].split(". ")[0] + "."
+    assert extracted.title == first_sentence
+    assert extracted.text.split("\n\n") == OPED_PARAGRAPHS
+    assert "first sentence" in (extracted.fallback_reason or "")
+    single = parse_plain_text(OPED_PARAGRAPHS[0], "River oped")
+    assert single.title == "River oped"
+    assert "file name" in (single.fallback_reason or "")
+
+
+def test_markdown() -> None:
+    md = f"# {OPED_TITLE}\n\n" + "\n\n".join(OPED_PARAGRAPHS).replace("century", "**century**")
+    extracted = parse_markdown(md + "\n\n[link text](http://x.org) end.", "x")
+    assert extracted.title == OPED_TITLE
+    assert extracted.text.split("\n\n")[:3] == OPED_PARAGRAPHS
+    assert extracted.text.endswith("link text end.")
+
+
+def test_inbox_json_and_rejections(tmp_path: Path) -> None:
+    info = SourceInfo(id="drop", type="inbox")
+    good = tmp_path / "a.json"
+    good.write_text('{"title": "T", "text": "Body text.", "url": "https://e.org/a?utm_x=1"}')
+    candidate = candidate_from_file(good, info)
+    assert candidate.canonical_url == "https://e.org/a"
+    bad = tmp_path / "b.json"
+    bad.write_text('{"title": "", "text": 5}')
+    with pytest.raises(ValueError, match="title"):
+        candidate_from_file(bad, info)
+    with pytest.raises(ValueError, match="unsupported file type"):
+        (tmp_path / "c.pdf").write_bytes(b"%PDF")
+        candidate_from_file(tmp_path / "c.pdf", info)
+
+
+def test_decoding_follows_header_meta_then_detection() -> None:
+    html = page(CYRILLIC[0], CYRILLIC[1], charset="windows-1251").encode("cp1251")
+    assert CYRILLIC[0] in decode_body(html, "text/html")
+    assert "café" in decode_body("<p>café</p>".encode("latin-1"), "text/html; charset=latin-1")
+    undeclared = ("Длинный русский текст без объявленной кодировки. " * 20).encode("cp1251")
+    assert "русский" in decode_body(undeclared, None)
+
+
+def test_sitemap_parsing() -> None:
+    body = (
+        b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        b"<url><loc>https://e.org/a</loc><lastmod>2025-01-02</lastmod></url></urlset>"
+    )
+    children, urls = parse_sitemap(body, 10_000)
+    assert children == [] and urls[0].url == "https://e.org/a"
+    assert urls[0].published_at is not None
+    with pytest.raises(ValueError, match="malformed"):
+        parse_sitemap(b"<urlset><url>", 10_000)
+
+
+# -- the polite client against a real loopback server --------------------------------------
+async def test_client_conditional_get_and_user_agent() -> None:
+    async with serve_site() as site:
+        client = PoliteClient(fast_settings())
+        try:
+            first = await client.get(f"{site.base}/feed.xml")
+            second = await client.get(f"{site.base}/feed.xml")
+        finally:
+            await client.aclose()
+    assert first.status == 200 and first.body.startswith(b"<?xml")
+    assert second.not_modified
+    assert site.conditional_hits["/feed.xml"] == 1
+
+
+async def test_client_retries_429_and_5xx() -> None:
+    async with serve_site() as site:
+        client = PoliteClient(fast_settings())
+        try:
+            throttled = await client.get(f"{site.base}/throttled")
+            flaky = await client.get(f"{site.base}/flaky")
+            with pytest.raises(FetchError) as broken:
+                await client.get(f"{site.base}/broken.xml")
+        finally:
+            await client.aclose()
+    assert throttled.status == 200 and site.hits["/throttled"] == 2
+    assert flaky.status == 200 and site.hits["/flaky"] == 3
+    assert broken.value.status == 500 and site.hits["/broken.xml"] == 4  # 1 + 3 retries
+
+
+async def test_client_refuses_slow_huge_bombs_and_loops() -> None:
+    async with serve_site() as site:
+        client = PoliteClient(fast_settings(retry_attempts=0))
+        try:
+            outcomes = {}
+            for path in ("/slow", "/huge", "/bomb", "/loop/a"):
+                with pytest.raises(FetchError) as caught:
+                    await client.get(site.base + path)
+                outcomes[path] = caught.value.kind
+            moved = await client.get(f"{site.base}/moved")
+            assert not await client.allowed(f"{site.base}/private/page")
+            assert await client.allowed(f"{site.base}/news/rail")
+        finally:
+            await client.aclose()
+    assert outcomes == {
+        "/slow": "timeout",
+        "/huge": "too_large",
+        "/bomb": "too_large",
+        "/loop/a": "redirect_loop",
+    }
+    assert moved.url == f"{site.base}/moved" and b"Harbour" in moved.body
+    assert moved.final_url == f"{site.base}/news/harbour"
+
+
+async def test_client_sends_named_user_agent() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["user-agent"])
+        return httpx.Response(200, text="ok")
+
+    client = PoliteClient(fast_settings(), transport=httpx.MockTransport(handler))
+    try:
+        await client.get("http://e.org/x")
+    finally:
+        await client.aclose()
+    assert seen == ["mediawatch-fetcher/0.1 (+https://github.com/mediawatch)"]
