@@ -303,3 +303,15 @@ def test_theme_matcher_without_hits_evaluates_only_not_only_themes() -> None:
     tags = matcher.match(Document("Nothing to see.", title=""))
     assert [t.theme_id for t in tags] == ["no-kremlin"]
     assert tags[0].evidence == []
+
+
+def test_only_required_terms_make_a_query_a_candidate() -> None:
+    """A query is evaluated only on documents holding a term it cannot match without."""
+    query = compile_query("zeitenwende AND (security OR alliance)")
+    common_only = Document("Security and the alliance were discussed at length.")
+    assert not query.candidate(common_only.hits(query.index))
+    with_rare = Document("The Zeitenwende changed security policy in Berlin.")
+    assert query.candidate(with_rare.hits(query.index))
+    assert query.evaluate(with_rare).matched
+    either = compile_query("zeitenwende OR (alliance AND NOT security)")
+    assert either.candidate(common_only.hits(either.index))

@@ -327,7 +327,11 @@ class QueryIndex:
         self._next_query += 1
         tids: set[int] = set()
         root = _compile_node(node, self, tids)
-        kids = frozenset(self.term_key[t] for t in tids)
+        # Only the terms the query cannot match without wake it up: "rare AND (common OR
+        # other)" is evaluated on the articles that contain "rare", not on every article
+        # that contains a common word.
+        required = _required_terms(root)
+        kids = frozenset(self.term_key[t] for t in (tids if required is None else required))
         for kid in kids:
             self.key_queries[kid].append(qid)
         always = _may_match_without_hits(root)
@@ -597,6 +601,28 @@ def _compile_node(node: Node, index: QueryIndex, tids: set[int]) -> _C:
     if isinstance(node, Repeat):
         return _CRepeat(node.count, _compile_node(node.child, index, tids))
     raise TypeError(f"not a query node: {node!r}")
+
+
+def _required_terms(node: _C) -> frozenset[int] | None:
+    """Term ids of which at least one must occur for ``node`` to match, or None when no such
+    set exists (NOT, metadata). For AND and NEAR the smallest child set is enough."""
+    if isinstance(node, _CTerm):
+        return frozenset((node.tid,))
+    if isinstance(node, _CRepeat):
+        return _required_terms(node.child)
+    if isinstance(node, _COr):
+        union: set[int] = set()
+        for child in node.children:
+            child_terms = _required_terms(child)
+            if child_terms is None:
+                return None
+            union |= child_terms
+        return frozenset(union)
+    if isinstance(node, _CAnd | _CNear):
+        children = node.children if isinstance(node, _CAnd) else [node.left, node.right]
+        options = [t for t in map(_required_terms, children) if t is not None]
+        return min(options, key=len) if options else None
+    return None
 
 
 def _may_match_without_hits(node: _C) -> bool:
