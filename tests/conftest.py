@@ -56,6 +56,7 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
         topic_alerts=f"test.{suffix}.alerts",
         topic_deadletter=f"test.{suffix}.deadletter",
         topic_fetcher_seen=f"test.{suffix}.fetcher.seen",
+        topic_notifications_retry=f"test.{suffix}.notifications.retry",
     )
 
 
@@ -68,5 +69,6 @@ def settings_environment(settings: KafkaSettings) -> dict[str, str]:
         "MEDIAWATCH_TOPIC_ALERTS": settings.topic_alerts,
         "MEDIAWATCH_TOPIC_DEADLETTER": settings.topic_deadletter,
         "MEDIAWATCH_TOPIC_FETCHER_SEEN": settings.topic_fetcher_seen,
+        "MEDIAWATCH_TOPIC_NOTIFICATIONS_RETRY": settings.topic_notifications_retry,
     }
     return env

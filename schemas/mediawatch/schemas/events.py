@@ -302,6 +302,25 @@ class DeadLetter(Event):
         return f"{self.origin_topic}:{self.partition}:{self.offset}:{self.service}"
 
 
+class NotificationFailed(Event):
+    """A notification of an alert that one destination did not take yet; the alerter's
+    delivery reads these back from the retry topic and tries again after ``next_attempt_at``.
+    Keyed by ``alert_id``; it carries the whole alert so nothing else must be looked up."""
+
+    event_name: ClassVar[str] = "NotificationFailed"
+
+    alert: Alert
+    destination: str = Field(description="name of the destination in the rule")
+    destination_kind: Literal["webhook", "slack", "email", "alertmanager"]
+    attempts: int = Field(ge=1, description="delivery attempts made so far")
+    last_error: str = Field(description="what went wrong on the last attempt (no secrets)")
+    next_attempt_at: datetime = Field(description="not to be retried before this time (UTC)")
+    failed_at: datetime
+
+    def event_id(self) -> str:
+        return f"{self.alert.alert_id}:{self.destination}:{self.attempts}"
+
+
 #: Every event type, in the order the catalogue and the exported documents list them.
 EVENT_TYPES: tuple[type[Event], ...] = (
     ArticleFetched,
@@ -309,4 +328,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     Alert,
     DeadLetter,
     ArticleSeen,
+    NotificationFailed,
 )

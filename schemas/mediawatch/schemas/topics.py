@@ -16,6 +16,7 @@ from mediawatch.schemas.events import (
     ArticleSeen,
     ArticleTagged,
     DeadLetter,
+    NotificationFailed,
 )
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -89,8 +90,26 @@ FETCHER_SEEN = TopicSpec(
     cleanup_policy="compact",
 )
 
+NOTIFICATIONS_RETRY = TopicSpec(
+    role="notifications_retry",
+    name="mediawatch.notifications.retry",
+    payload=NotificationFailed,
+    key="alert_id",
+    description="Notifications a destination did not take yet; the alerter retries them after "
+    "a growing delay and never drops them.",
+    partitions=1,
+    retention_ms=30 * DAY_MS,
+)
+
 #: Every topic in the catalogue, by role.
 CATALOGUE: dict[str, TopicSpec] = {
     spec.role: spec
-    for spec in (ARTICLES_FETCHED, ARTICLES_TAGGED, ALERTS, DEAD_LETTER, FETCHER_SEEN)
+    for spec in (
+        ARTICLES_FETCHED,
+        ARTICLES_TAGGED,
+        ALERTS,
+        DEAD_LETTER,
+        FETCHER_SEEN,
+        NOTIFICATIONS_RETRY,
+    )
 }

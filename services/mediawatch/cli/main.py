@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from mediawatch.alerter.cli import register as register_alerter
 from mediawatch.fetcher.cli import fetcher_app
 from mediawatch.runtime.broker import BrokerError, BrokerSettings, LocalKafka
 from mediawatch.schemas.export import export
@@ -26,6 +27,7 @@ app.add_typer(broker_app, name="broker")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(fetcher_app, name="fetcher")
 register_tagger(app)
+register_alerter(app)
 
 console = Console()
 errors = Console(stderr=True)

@@ -71,6 +71,10 @@ class KafkaSettings(BaseSettings):
     topic_fetcher_seen: str = Field(
         default="mediawatch.fetcher.seen", description="Compacted topic of ArticleSeen records."
     )
+    topic_notifications_retry: str = Field(
+        default="mediawatch.notifications.retry",
+        description="Topic of NotificationFailed records the alerter retries.",
+    )
 
     @model_validator(mode="after")
     def _security_is_complete(self) -> Self:

@@ -1,0 +1,119 @@
+"""Prometheus metrics of the alerter (prefix ``mediawatch_``).
+
+Every label value comes from a catalogue or the rules file (theme ids, catalogued actor ids,
+source ids, rule ids, destination names) or from a fixed set (mode, severity, outcome), never
+from article text. As a last guard, :class:`BoundedLabel` folds values beyond a fixed number
+of distinct ones into ``"other"``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from mediawatch.schemas import ArticleTagged
+
+_KNOWN_LANGUAGES = frozenset({"en", "fr", "de", "es", "it", "ru", "uk", "zh", "ar", "pt"})
+
+
+class BoundedLabel:
+    """Pass label values through until ``limit`` distinct ones were seen, then ``other``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.seen: set[str] = set()
+
+    def __call__(self, value: str | None) -> str:
+        value = value or "unknown"
+        if value in self.seen:
+            return value
+        if len(self.seen) >= self.limit:
+            return "other"
+        self.seen.add(value)
+        return value
+
+
+ARTICLES_TAGGED = Counter(
+    "mediawatch_articles_tagged_total",
+    "Tagged articles seen by the alerter, by source id and language.",
+    ["source", "language"],
+)
+THEME_MATCHES = Counter(
+    "mediawatch_theme_matches_total", "Articles tagged with a theme, by theme id.", ["theme"]
+)
+ACTOR_MENTIONS = Counter(
+    "mediawatch_actor_mentions_total",
+    "Articles mentioning a catalogued actor, by actor id.",
+    ["actor"],
+)
+STANCE_SCORE = Histogram(
+    "mediawatch_stance_score",
+    "Stance scores (-1 critical .. +1 supportive), by target kind (actor, theme) and target id.",
+    ["target_kind", "target"],
+    buckets=(-0.75, -0.5, -0.25, -0.1, 0.1, 0.25, 0.5, 0.75, 1.0),
+)
+RULE_MATCHES = Counter(
+    "mediawatch_rule_matches_total", "Articles that matched a rule's condition.", ["rule"]
+)
+ALERTS = Counter(
+    "mediawatch_alerts_total", "Alerts published, by rule, mode and severity.",
+    ["rule", "mode", "severity"],
+)  # fmt: skip
+ALERTS_SUPPRESSED = Counter(
+    "mediawatch_alerts_suppressed_total",
+    "Alerts not published, by rule and reason (cooldown, repeat).",
+    ["rule", "reason"],
+)
+ALERT_LATENCY = Histogram(
+    "mediawatch_alert_latency_seconds",
+    "Time from an article's fetched_at to the alert it caused being published, by mode.",
+    ["mode"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 3600),
+)
+NOTIFICATIONS = Counter(
+    "mediawatch_notifications_total",
+    "Notification attempts, by destination name, destination type and outcome "
+    "(delivered, failed, parked, duplicate).",
+    ["destination", "type", "outcome"],
+)
+NOTIFICATION_SECONDS = Histogram(
+    "mediawatch_notification_duration_seconds",
+    "Duration of one notification attempt, by destination type.",
+    ["type"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+CONSUMER_LAG = Gauge(
+    "mediawatch_consumer_lag_records",
+    "Records not yet consumed (high watermark - position), summed over the assigned "
+    "partitions, by service and topic.",
+    ["service", "topic"],
+)
+WINDOW_MATCHES = Gauge(
+    "mediawatch_alerter_window_matches",
+    "Matches a threshold or spike rule holds in its window state, by rule.",
+    ["rule"],
+)
+RULES_LOADED = Gauge("mediawatch_alerter_rules", "Enabled watch rules, by mode.", ["mode"])
+
+_sources = BoundedLabel(500)
+_themes = BoundedLabel(500)
+_actors = BoundedLabel(2000)
+
+
+def observe_tagged(tagged: ArticleTagged) -> None:
+    """Count one tagged article in the content metrics."""
+    language = tagged.language or tagged.article.language or "unknown"
+    language = language if language in _KNOWN_LANGUAGES else "other"
+    ARTICLES_TAGGED.labels(_sources(tagged.article.source.id), language).inc()
+    for theme in {t.theme_id for t in tagged.themes}:
+        THEME_MATCHES.labels(_themes(theme)).inc()
+    catalogued = {a.actor_id for a in tagged.actors if a.in_catalogue}
+    for actor in catalogued:
+        ACTOR_MENTIONS.labels(_actors(actor)).inc()
+    for stance in tagged.stances:
+        if stance.target_kind == "actor":
+            if stance.target_id not in catalogued:
+                continue
+            target = _actors(stance.target_id)
+        else:
+            target = _themes(stance.target_id)
+        STANCE_SCORE.labels(stance.target_kind, target).observe(stance.score)

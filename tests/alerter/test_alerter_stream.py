@@ -1,0 +1,343 @@
+"""The alerter through the real broker, as a real worker process: each-match alerts delivered
+to a webhook on loopback, a flaky receiver that still gets everything, a threshold window that
+survives SIGKILL, and spike and digest rules on generated streams (event time, no sleeping)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from aiohttp import web
+
+from mediawatch.alerter.notify import ALERT_ID_HEADER, SIGNATURE_HEADER, signature
+from mediawatch.runtime.kafka import consumer, ensure_topics
+from mediawatch.runtime.settings import KafkaSettings
+from mediawatch.schemas import Alert, ArticleTagged, NotificationFailed, cloudevent_headers
+from mediawatch.tagger.files import read_article
+from mediawatch.tagger.pipeline import Tagger
+from mediawatch.tagger.settings import TaggerSettings
+from tests.alerter.helpers import at, tagged
+from tests.conftest import REPOSITORY, settings_environment
+from tests.support.kafka_io import Record, produce, read_topic
+from tests.support.workers import ServiceProcess
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+OPED = REPOSITORY / "tests" / "tagger" / "fixtures" / "oped-indivisible.txt"
+HOOK_SECRET = "not-a-real-secret-but-long-enough"
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver on loopback that answers 500 to its first ``fail_first`` calls."""
+
+    fail_first: int = 0
+    calls: int = 0
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    url: str = ""
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.calls += 1
+        body = await request.read()
+        if self.calls <= self.fail_first:
+            return web.Response(status=500, text="down for maintenance")
+        self.received.append((dict(request.headers), body))
+        return web.Response(status=204)
+
+    def alert_ids(self) -> list[str]:
+        return [headers[ALERT_ID_HEADER] for headers, _ in self.received]
+
+
+@pytest.fixture
+async def receivers() -> AsyncIterator[Callable[[int], Any]]:
+    runners: list[web.AppRunner] = []
+
+    async def start(fail_first: int = 0) -> Receiver:
+        receiver = Receiver(fail_first=fail_first)
+        app = web.Application()
+        app.router.add_post("/hook", receiver.handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        receiver.url = f"http://127.0.0.1:{port}/hook"
+        runners.append(runner)
+        return receiver
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+class AlerterProcess(ServiceProcess):
+    """``mediawatch alerter run`` through the console entry point's function."""
+
+    def start(self) -> AlerterProcess:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from mediawatch.cli.main import main; main()", *self.args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        return self
+
+
+def _worker(
+    settings: KafkaSettings, tmp_path: Path, rules: list[dict[str, Any]], app_id: str, **env: str
+) -> ServiceProcess:
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(yaml.safe_dump({"version": 1, "rules": rules}))
+    variables = (
+        settings_environment(settings)
+        | {
+            "MEDIAWATCH_APP_ID": app_id,
+            "MEDIAWATCH_RULES_FILE": str(rules_file),
+            "MEDIAWATCH_STATE_DIR": str(tmp_path / "state"),
+            "MEDIAWATCH_KAFKA_SESSION_TIMEOUT_S": "6",
+            "MEDIAWATCH_NOTIFY_ATTEMPTS": "2",
+            "MEDIAWATCH_NOTIFY_BACKOFF_S": "0.05",
+            "MEDIAWATCH_NOTIFY_RETRY_DELAY_S": "0.2",
+            "MEDIAWATCH_NOTIFY_RETRY_MAX_DELAY_S": "1",
+            "MEDIAWATCH_DIGEST_TICK_S": "0",
+            "MEDIAWATCH_LOG_FORMAT": "text",
+            "HOOK_SECRET": HOOK_SECRET,
+        }
+        | env
+    )
+    return AlerterProcess(["alerter", "run"], variables, tmp_path / f"{app_id}.log")
+
+
+async def _start(worker: ServiceProcess) -> ServiceProcess:
+    worker.start()
+    await asyncio.to_thread(worker.wait_ready, 120.0)
+    return worker
+
+
+async def _produce_tagged(settings: KafkaSettings, events: list[ArticleTagged], key: bytes) -> None:
+    """One key for all, so the articles keep their order through the one partition."""
+    records = [(key, e.to_json(), cloudevent_headers(e, source="/tests")) for e in events]
+    await produce(settings, settings.topic_articles_tagged, records)
+
+
+async def _read_all(settings: KafkaSettings, topic: str) -> list[Record]:
+    """Every record of ``topic`` up to its current end."""
+    client = consumer(settings, topic, group_id=None, auto_offset_reset="earliest")
+    await client.start()
+    records: list[Record] = []
+    try:
+        partitions = client.assignment()
+        while not partitions:
+            await asyncio.sleep(0.1)
+            partitions = client.assignment()
+        ends = await client.end_offsets(list(partitions))
+
+        async def behind() -> bool:
+            for tp, end in ends.items():
+                if await client.position(tp) < end:
+                    return True
+            return False
+
+        while await behind():
+            batches = await client.getmany(timeout_ms=500)
+            for batch in batches.values():
+                records.extend(
+                    Record(m.topic, m.partition, m.offset, m.key, m.value, dict(m.headers))
+                    for m in batch
+                )
+    finally:
+        await client.stop()
+    return records
+
+
+async def _eventually(
+    check: Callable[[], bool], worker: ServiceProcess, timeout_s: float = 90.0
+) -> None:
+    try:
+        async with asyncio.timeout(timeout_s):
+            while True:
+                if check():
+                    return
+                await asyncio.sleep(0.2)
+    except TimeoutError:
+        raise AssertionError(f"condition not reached; log:\n{worker.log_tail(8000)}") from None
+
+
+def _metric(worker: ServiceProcess, name: str) -> float | None:
+    for line in worker.metrics().splitlines():
+        if line.startswith(name + " ") or (
+            line.startswith(name + "{") and line.split(" ")[0] == name
+        ):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+async def _wait_metric(worker: ServiceProcess, name: str, value: float) -> None:
+    async with asyncio.timeout(90):
+        while True:
+            if await asyncio.to_thread(_metric, worker, name) == value:
+                return
+            await asyncio.sleep(0.3)
+
+
+async def test_each_match_alert_is_published_once_and_delivered_despite_a_flaky_receiver(
+    kafka_settings: KafkaSettings, tmp_path: Path, receivers: Callable[[int], Any]
+) -> None:
+    await ensure_topics(kafka_settings)
+    good: Receiver = await receivers(0)
+    flaky: Receiver = await receivers(5)
+    rule = {
+        "id": "indivisible-security",
+        "description": "indivisible security invoked",
+        "severity": "warning",
+        "condition": {"themes": ["indivisible-security"], "query": '"indivisible security"'},
+        "mode": "each_match",
+        "notify": [
+            {"name": "good", "type": "webhook", "url": good.url, "secret_env": "HOOK_SECRET"},
+            {"name": "flaky", "type": "webhook", "url": flaky.url},
+        ],
+    }
+    worker = await _start(_worker(kafka_settings, tmp_path, [rule], f"al-{uuid.uuid4().hex[:6]}"))
+    try:
+        oped = Tagger.from_settings(TaggerSettings()).tag(read_article(OPED))
+        unrelated = tagged("unrelated", themes=("brics",))
+        await _produce_tagged(kafka_settings, [oped, unrelated], b"k")
+        alerts = await read_topic(
+            kafka_settings, kafka_settings.topic_alerts, until=lambda r: len(r) >= 1
+        )
+        assert len(alerts) == 1, worker.log_tail()
+        alert = Alert.from_json(alerts[0].value or b"")
+        assert alerts[0].key == b"indivisible-security"
+        assert alert.alert_id == f"indivisible-security:{oped.article_id}"
+        assert alert.articles[0].title == oped.article.title
+        assert alert.articles[0].url == oped.article.url
+        assert any("indivisible security" in e.text.lower() for e in alert.articles[0].evidence)
+        headers = {k: v.decode() for k, v in alerts[0].headers.items()}
+        assert headers["ce_type"] == "io.mediawatch.Alert.v1"
+        assert headers["ce_id"] == alert.alert_id
+
+        await _eventually(lambda: len(good.received) >= 1 and len(flaky.received) >= 1, worker)
+        # a second alert is the barrier: once it is delivered, the first was not repeated
+        second = tagged("second", themes=("indivisible-security",),
+                        text="They spoke of indivisible security again.")  # fmt: skip
+        await _produce_tagged(kafka_settings, [second], b"k")
+        await _eventually(lambda: len(good.received) >= 2 and len(flaky.received) >= 2, worker)
+        expected = [alert.alert_id, "indivisible-security:second"]
+        assert good.alert_ids() == expected
+        assert flaky.alert_ids() == expected
+        headers_in, body = good.received[0]
+        assert headers_in[SIGNATURE_HEADER] == signature(HOOK_SECRET, body)
+        assert json.loads(body)["alert_id"] == alert.alert_id
+        assert flaky.calls > len(flaky.received)  # it did fail first
+
+        parked = [
+            NotificationFailed.from_json(r.value or b"")
+            for r in await _read_all(kafka_settings, kafka_settings.topic_notifications_retry)
+        ]
+        assert parked and {p.destination for p in parked} == {"flaky"}
+        assert all("HTTP 500" in p.last_error for p in parked)
+        alerts = await _read_all(kafka_settings, kafka_settings.topic_alerts)
+        assert len(alerts) == 2
+        metrics = worker.metrics()
+        assert 'mediawatch_notifications_total{destination="flaky",outcome="parked"' in metrics
+        assert HOOK_SECRET not in worker.log_tail(100_000)
+    finally:
+        worker.stop()
+
+
+async def test_threshold_window_survives_sigkill_without_loss_or_duplicate(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    await ensure_topics(kafka_settings)
+    rule = {
+        "id": "burst",
+        "condition": {"themes": ["nato-expansion"]},
+        "mode": {"type": "threshold", "count": 3, "window": "1h"},
+        "cooldown": "1h",
+    }
+    app_id = f"al-{uuid.uuid4().hex[:6]}"
+    worker = await _start(_worker(kafka_settings, tmp_path, [rule], app_id))
+    gauge = 'mediawatch_alerter_window_matches{rule="burst"}'
+    try:
+        first_two = [tagged(f"n{i}", at(i), themes=("nato-expansion",)) for i in (1, 2)]
+        await _produce_tagged(kafka_settings, first_two, b"n")
+        await _wait_metric(worker, gauge, 2.0)
+        worker.kill()
+        assert await _read_all(kafka_settings, kafka_settings.topic_alerts) == []
+
+        worker = await _start(_worker(kafka_settings, tmp_path, [rule], app_id))
+        rest = [tagged(f"n{i}", at(i), themes=("nato-expansion",)) for i in (3, 4)]
+        await _produce_tagged(kafka_settings, first_two[:1] + rest, b"n")  # n1 again: a replay
+        await _wait_metric(worker, gauge, 4.0)
+        alerts = [
+            Alert.from_json(r.value or b"")
+            for r in await _read_all(kafka_settings, kafka_settings.topic_alerts)
+        ]
+        assert [a.alert_id for a in alerts] == ["burst:threshold:20250303T060100Z"], (
+            worker.log_tail()
+        )
+        assert [a.article_id for a in alerts[0].articles] == ["n1", "n2", "n3"]
+        assert alerts[0].statistics["count"] == 3
+    finally:
+        worker.stop()
+
+
+async def test_spike_and_digest_fire_on_generated_streams(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    await ensure_topics(kafka_settings)
+    rules = [
+        {
+            "id": "surge",
+            "condition": {"themes": ["brics"]},
+            "mode": {
+                "type": "spike",
+                "window": "1h",
+                "baseline": "6h",
+                "min_count": 4,
+                "min_ratio": 3,
+            },
+            "cooldown": "6h",
+        },
+        {
+            "id": "daily",
+            "condition": {"themes": ["global-south"]},
+            "mode": {"type": "digest", "cron": "0 8 * * *", "timezone": "UTC"},
+        },
+    ]
+    worker = await _start(_worker(kafka_settings, tmp_path, rules, f"al-{uuid.uuid4().hex[:6]}"))
+    try:
+        baseline = [tagged(f"b{i}", at(i * 60), themes=("brics",)) for i in range(6)]  # 1/hour
+        burst = [tagged(f"s{i}", at(360 + 10 * i), themes=("brics",)) for i in range(5)]
+        digest = [
+            tagged("g1", at(10), themes=("global-south",), actors=("org:brics",)),
+            tagged("g2", at(70), themes=("global-south",)),
+            tagged("g3", at(125), themes=("global-south",)),  # 08:05: past the slot
+        ]
+        await _produce_tagged(kafka_settings, baseline + digest[:2] + burst + digest[2:], b"s")
+        found = await read_topic(
+            kafka_settings, kafka_settings.topic_alerts, until=lambda r: len(r) >= 2
+        )
+        alerts = {a.rule_id: a for a in (Alert.from_json(r.value or b"") for r in found)}
+        assert set(alerts) == {"surge", "daily"}, worker.log_tail()
+        spike_alert = alerts["surge"]
+        assert spike_alert.mode.value == "spike"
+        assert spike_alert.statistics["count"] == 4  # fired on the fourth of the burst
+        assert spike_alert.statistics["ratio"] >= 3
+        daily = alerts["daily"]
+        assert daily.alert_id == "daily:digest:20250303T080000Z"
+        assert [a.article_id for a in daily.articles] == ["g1", "g2"]
+        assert daily.groups == {"theme:global-south": 2, "actor:org:brics": 1}
+    finally:
+        worker.stop()

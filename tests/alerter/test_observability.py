@@ -1,0 +1,141 @@
+"""Metrics exposition, Grafana dashboards and Prometheus alerting rules."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+from prometheus_client import REGISTRY, generate_latest
+
+import mediawatch.alerter.service
+import mediawatch.runtime.streaming
+import mediawatch.tagger.service
+from mediawatch.alerter import metrics
+from tests.alerter.helpers import tagged
+from tests.conftest import REPOSITORY
+
+assert mediawatch.alerter.service and mediawatch.runtime.streaming and mediawatch.tagger.service
+
+if importlib.util.find_spec("mediawatch.fetcher") is not None:  # developed in parallel
+    importlib.import_module("mediawatch.fetcher.metrics")  # registers its metrics
+
+#: The fetcher's metrics the dashboards and alerting rules use; extend as needed.
+FETCHER_METRICS = {
+    "mediawatch_fetcher_source_healthy",
+    "mediawatch_fetcher_fetches_total",
+    "mediawatch_fetcher_duplicates_total",
+    "mediawatch_fetcher_fetch_duration_seconds_bucket",
+}
+PROMTOOL = shutil.which("promtool")
+needs_promtool = pytest.mark.skipif(
+    PROMTOOL is None, reason="promtool missing: apt-get install -y prometheus (make tools)"
+)
+
+
+def _exported_names() -> set[str]:
+    names = set(FETCHER_METRICS)
+    for family in REGISTRY.collect():
+        names.add(family.name)
+        names.update(sample.name for sample in family.samples)
+        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}
+        names.update(family.name + suffix for suffix in suffixes.get(family.type, []))
+    return names
+
+
+def _exercise() -> None:
+    event = tagged("m1", themes=("brics",), actors=("org:nato",), stances={"org:nato": -0.5})
+    metrics.observe_tagged(event)
+    metrics.ALERTS.labels("r", "each_match", "warning").inc()
+    metrics.NOTIFICATIONS.labels("hook", "webhook", "delivered").inc()
+    metrics.ALERT_LATENCY.labels("each_match").observe(0.4)
+
+
+@needs_promtool
+def test_exposition_passes_promtool_check_metrics() -> None:
+    _exercise()
+    exposition = generate_latest(REGISTRY)
+    result = subprocess.run(
+        [str(PROMTOOL), "check", "metrics"], input=exposition, capture_output=True, check=False
+    )
+    problems = [
+        line
+        for line in (result.stdout + result.stderr).decode().splitlines()
+        if line.startswith("mediawatch_")
+    ]
+    assert not problems, problems
+
+
+def test_content_metric_labels_are_bounded() -> None:
+    label = metrics.BoundedLabel(2)
+    assert [label(v) for v in ("a", "b", "c", "a")] == ["a", "b", "other", "a"]
+    event = tagged("m2", actors=("org:nato",), stances={"org:nato": -0.5})
+    uncatalogued = event.model_copy(
+        update={"actors": [a.model_copy(update={"in_catalogue": False}) for a in event.actors]}
+    )
+    before = generate_latest(REGISTRY).decode().count("mediawatch_actor_mentions_total{")
+    metrics.observe_tagged(uncatalogued.model_copy(update={"article": event.article}))
+    assert generate_latest(REGISTRY).decode().count("mediawatch_actor_mentions_total{") == before
+
+
+def _dashboards() -> list[tuple[str, dict[str, object]]]:
+    folder = REPOSITORY / "deploy" / "grafana" / "dashboards"
+    return [(path.name, json.loads(path.read_text())) for path in sorted(folder.glob("*.json"))]
+
+
+def test_dashboards_query_only_exported_metrics() -> None:
+    _exercise()
+    exported = _exported_names()
+    dashboards = _dashboards()
+    assert {name for name, _ in dashboards} >= {
+        "pipeline-health.json", "themes.json", "actor-stance.json", "alerts.json",
+    }  # fmt: skip
+    for name, dashboard in dashboards:
+        panels = dashboard["panels"]
+        assert isinstance(panels, list) and panels, name
+        uids = set()
+        for panel in panels:
+            assert panel["targets"], f"{name}: panel {panel['title']!r} has no query"
+            for target in panel["targets"]:
+                used = set(re.findall(r"\bmediawatch_[a-z0-9_]+", target["expr"]))
+                assert used, f"{name}: {target['expr']!r} uses no mediawatch metric"
+                unknown = used - exported
+                assert not unknown, f"{name}: panel {panel['title']!r} uses unknown {unknown}"
+            uids.add(panel["datasource"]["uid"])
+        assert uids == {"mediawatch-prometheus"}, name
+
+
+def test_grafana_provisioning_points_at_the_dashboards() -> None:
+    import yaml
+
+    base = REPOSITORY / "deploy" / "grafana" / "provisioning"
+    datasources = yaml.safe_load((base / "datasources" / "prometheus.yaml").read_text())
+    assert datasources["datasources"][0]["uid"] == "mediawatch-prometheus"
+    providers = yaml.safe_load((base / "dashboards" / "mediawatch.yaml").read_text())
+    assert providers["providers"][0]["type"] == "file"
+
+
+def test_alerting_rules_use_exported_metrics() -> None:
+    import yaml
+
+    _exercise()
+    exported = _exported_names()
+    rules = yaml.safe_load((REPOSITORY / "deploy/prometheus/alerts.yaml").read_text())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            used = set(re.findall(r"\bmediawatch_[a-z0-9_]+", rule["expr"]))
+            assert used and used <= exported, (rule["alert"], used - exported)
+
+
+@needs_promtool
+def test_alerting_rules_pass_promtool_unit_tests() -> None:
+    folder = REPOSITORY / "deploy" / "prometheus"
+    for args in (["check", "rules", "alerts.yaml"], ["test", "rules", "alerts.test.yaml"]):
+        result = subprocess.run(
+            [str(PROMTOOL), *args], cwd=folder, capture_output=True, text=True, check=False
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
