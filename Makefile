@@ -14,16 +14,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-# promtool (Debian's prometheus package) checks metrics, alerting rules and the scrape config.
+# promtool and amtool (Debian's prometheus and prometheus-alertmanager packages) check the
+# metrics exposition, the alerting rules, the scrape and the Alertmanager configuration.
 tools:
-	@command -v promtool >/dev/null 2>&1 || { \
+	@missing=""; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	command -v amtool >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing promtool (Debian package prometheus)"; \
+	    echo "installing Debian packages:$$missing"; \
 	    apt-get update -qq >/dev/null && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	  else \
-	    echo "promtool missing: run 'sudo apt-get install prometheus' (tests needing it will say so)"; \
-	  fi; }
+	    echo "missing:$$missing; run 'sudo apt-get install$$missing' (tests needing them will say so)"; \
+	  fi; \
+	fi
 
 run: setup
 	$(BIN)/mediawatch up

@@ -11,6 +11,7 @@ from mediawatch.alerter.cli import register as register_alerter
 from mediawatch.fetcher.cli import fetcher_app
 from mediawatch.runtime.broker import BrokerError, BrokerSettings, LocalKafka
 from mediawatch.schemas.export import export
+from mediawatch.stack.cli import register as register_stack
 from mediawatch.tagger.cli import register as register_tagger
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(fetcher_app, name="fetcher")
 register_tagger(app)
 register_alerter(app)
+register_stack(app)
 
 console = Console()
 errors = Console(stderr=True)

@@ -149,3 +149,20 @@ async def ensure_topics(
                     f"{timeout_s:.0f}s: {exc}"
                 ) from exc
             await asyncio.sleep(1.0)
+
+
+async def topic_partitions(settings: KafkaSettings, topics: Iterable[str]) -> dict[str, list[int]]:
+    """Partition numbers of each topic that exists (a missing topic maps to an empty list)."""
+    names = list(topics)
+    admin = AIOKafkaAdminClient(**client_options(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [name for name in names if name in existing]
+        described = await admin.describe_topics(wanted) if wanted else []
+    finally:
+        await admin.close()
+    result: dict[str, list[int]] = {name: [] for name in names}
+    for topic in described:
+        result[topic["topic"]] = sorted(p["partition"] for p in topic["partitions"])
+    return result

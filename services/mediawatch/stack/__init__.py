@@ -1,0 +1,1 @@
+"""Running the whole stack: `mediawatch up`, the sample corpus and its feed server."""

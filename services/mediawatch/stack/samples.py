@@ -1,0 +1,138 @@
+"""The sample corpus under ``deploy/samples``: its manifest, the inbox copy and the sources
+file that ``mediawatch up`` hands to the fetcher.
+
+The manifest describes every article file (outlet, country, language, what the tagger should
+find) so that the corpus doubles as a test fixture and as demo data.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from mediawatch.runtime.broker import repository_root
+
+SAMPLES_DIR = repository_root() / "deploy" / "samples"
+ARTICLES_DIR = SAMPLES_DIR / "articles"
+MANIFEST_FILE = SAMPLES_DIR / "manifest.yaml"
+
+
+class StanceHint(BaseModel):
+    """What a careful reader would say the article's stance towards a target is."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    target: str = Field(description="theme id or actor id")
+    label: Literal["supportive", "critical", "neutral"]
+
+
+class SampleArticle(BaseModel):
+    """One file of the corpus and what is expected of it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file: str = Field(pattern=r"^[0-9]{2}-[a-z0-9-]+\.txt$")
+    outlet: str
+    outlet_id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    outlet_type: Literal["newspaper", "agency", "broadcaster", "blog", "think-tank", "government"]
+    language: str = Field(pattern=r"^[a-z]{2}$")
+    kind: Literal["op-ed", "news", "analysis"]
+    themes: list[str] = Field(default_factory=list, description="theme ids the tagger must find")
+    actors: list[str] = Field(default_factory=list, description="key actor ids")
+    stance: list[StanceHint] = Field(default_factory=list)
+    near_duplicate_of: str | None = None
+
+    @property
+    def slug(self) -> str:
+        return self.file.removesuffix(".txt")
+
+
+class SampleManifest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int
+    description: str = ""
+    articles: list[SampleArticle]
+
+    def by_file(self) -> dict[str, SampleArticle]:
+        return {article.file: article for article in self.articles}
+
+
+def load_manifest(path: Path = MANIFEST_FILE) -> SampleManifest:
+    data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return SampleManifest.model_validate(data)
+
+
+def read_sample(path: Path) -> tuple[str, list[str]]:
+    """Title (first line) and paragraphs (one per following non-blank line)."""
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        raise ValueError(f"{path}: empty sample article")
+    return lines[0], lines[1:]
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def fill_inbox(inbox: Path, articles_dir: Path = ARTICLES_DIR) -> list[Path]:
+    """Copy the sample articles into ``inbox`` once: an inbox that exists is left alone, so
+    that the user's own files and deletions survive a restart."""
+    if inbox.exists():
+        return []
+    staging = inbox.with_name(inbox.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    copied = []
+    for source in sorted(articles_dir.glob("*.txt")):
+        shutil.copy2(source, staging / source.name)
+        copied.append(inbox / source.name)
+    staging.rename(inbox)
+    return copied
+
+
+def sources_document(
+    manifest: SampleManifest, inbox: Path | None, feed_base_url: str | None, interval: str = "60s"
+) -> dict[str, Any]:
+    """The fetcher's sources file: the inbox folder, and one RSS feed per sample outlet."""
+    sources: list[dict[str, Any]] = []
+    if inbox is not None:
+        sources.append(
+            {"id": "sample-inbox", "type": "inbox", "path": str(inbox.resolve()),
+             "interval": "5s", "name": "Sample inbox"}
+        )  # fmt: skip
+    if feed_base_url is not None:
+        outlets: dict[str, SampleArticle] = {}
+        for article in manifest.articles:
+            outlets.setdefault(article.outlet_id, article)
+        for outlet_id, article in outlets.items():
+            sources.append(
+                {
+                    "id": f"sample-{outlet_id}",
+                    "type": "feed",
+                    "url": f"{feed_base_url.rstrip('/')}/feeds/{outlet_id}.xml",
+                    "interval": interval,
+                    "name": article.outlet,
+                    "country": article.country,
+                    "outlet_type": article.outlet_type,
+                    "language": article.language,
+                }
+            )
+    return {"sources": sources}
+
+
+def write_sources_file(
+    path: Path, manifest: SampleManifest, inbox: Path, feed_base_url: str | None
+) -> Path:
+    document = sources_document(manifest, inbox, feed_base_url)
+    header = "# Generated by `mediawatch up`; rewritten on every start.\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+    return path

@@ -1,0 +1,284 @@
+"""``mediawatch up``: the whole stack on one machine, on the sample corpus, in one command.
+
+Order of start: the project's Kafka broker (unless ``--no-broker``), the topics, the sample
+feed server, then the fetcher, tagger and alerter as supervised child processes. One SIGINT
+or SIGTERM (or the end of ``--duration``) stops them in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from mediawatch.runtime.broker import BrokerError, BrokerSettings, LocalKafka, repository_root
+from mediawatch.runtime.kafka import ensure_topics
+from mediawatch.runtime.settings import ENV_PREFIX, KafkaSettings, load_settings
+from mediawatch.schemas import Alert
+from mediawatch.stack.feed import SampleFeedServer
+from mediawatch.stack.monitor import COUNTED_ROLES, PipelineMonitor, format_alert
+from mediawatch.stack.samples import load_manifest, write_sources_file
+from mediawatch.stack.services import (
+    SERVICES,
+    default_http_port,
+    mediawatch_command,
+    settings_class,
+)
+from mediawatch.stack.supervisor import ChildSpec, Supervisor
+
+CONFIG_DIR = repository_root() / "deploy" / "config"
+
+
+class UpError(RuntimeError):
+    """The stack could not be started; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    state_dir: Path = Path(".mediawatch")
+    broker: bool = True
+    duration_s: float | None = None
+    feed: bool = True
+    feed_host: str = "127.0.0.1"
+    feed_port: int = 8090
+    port_offset: int = 0
+    stop_timeout_s: float = 15.0
+    live: bool = True
+
+
+def child_environment(
+    service: str, bootstrap: str, state_dir: Path, http_port: int
+) -> dict[str, str]:
+    """MEDIAWATCH_* variables of one child; what the user exported is kept unless it would
+    make the three services collide (ports, state directories)."""
+    env = {
+        f"{ENV_PREFIX}KAFKA_BOOTSTRAP": bootstrap,
+        f"{ENV_PREFIX}HTTP_PORT": str(http_port),
+        f"{ENV_PREFIX}STATE_DIR": str((state_dir / "services" / service).resolve()),
+        f"{ENV_PREFIX}SERVICE_NAME": service,
+        f"{ENV_PREFIX}LOG_FORMAT": os.environ.get(f"{ENV_PREFIX}LOG_FORMAT", "text"),
+    }
+    entry = next(e for e in SERVICES if e.name == service)
+    cls = settings_class(entry)
+    fields = cls.model_fields if cls is not None else {}
+    defaults = {
+        "themes_file": CONFIG_DIR / "themes.yaml",
+        "actors_file": CONFIG_DIR / "actors.yaml",
+        "rules_file": CONFIG_DIR / "rules.yaml",
+    }
+    for name, path in defaults.items():
+        variable = f"{ENV_PREFIX}{name.upper()}"
+        if name in fields and variable not in os.environ and path.exists():
+            env[variable] = str(path)
+    return env
+
+
+def child_specs(
+    options: UpOptions, bootstrap: str, sources_file: Path
+) -> tuple[list[ChildSpec], dict[str, int]]:
+    logs = options.state_dir / "logs"
+    base = mediawatch_command()
+    specs, ports = [], {}
+    for entry in SERVICES:
+        port = default_http_port(entry) + options.port_offset
+        ports[entry.name] = port
+        argv = [*base, *entry.command]
+        if entry.name == "fetcher":
+            argv += ["--sources", str(sources_file.resolve())]
+        env = child_environment(entry.name, bootstrap, options.state_dir, port)
+        specs.append(ChildSpec(entry.name, argv, logs / f"{entry.name}.log", env))
+    return specs, ports
+
+
+class Stack:
+    def __init__(self, options: UpOptions, console: Console) -> None:
+        self.options = options
+        self.console = console
+        self.kafka: LocalKafka | None = None
+        self.kafka_was_running = False
+        self.feed: SampleFeedServer | None = None
+        self.supervisor: Supervisor | None = None
+        self.monitor: PipelineMonitor | None = None
+        self.ports: dict[str, int] = {}
+        self.stop_event = asyncio.Event()
+
+    # -- start ---------------------------------------------------------------------------
+
+    async def _start_broker(self) -> str:
+        if not self.options.broker:
+            return load_settings(KafkaSettings).kafka_bootstrap
+        self.kafka = LocalKafka(BrokerSettings(state_dir=self.options.state_dir))
+        self.kafka_was_running = self.kafka.status().running
+        with self.console.status(f"starting Kafka {self.kafka.version} ..."):
+            status = await asyncio.to_thread(self.kafka.start)
+        verb = "already running" if self.kafka_was_running else "started"
+        self.console.print(f"Kafka {status.version} {verb} at [bold]{status.bootstrap}[/bold]")
+        return status.bootstrap
+
+    async def start(self) -> None:
+        options = self.options
+        state = options.state_dir
+        state.mkdir(parents=True, exist_ok=True)
+        try:
+            bootstrap = await self._start_broker()
+        except BrokerError as exc:
+            raise UpError(f"the Kafka broker could not start: {exc}") from exc
+        settings = load_settings(KafkaSettings, kafka_bootstrap=bootstrap)
+        with self.console.status("ensuring topics ..."):
+            created = await ensure_topics(settings)
+        if created:
+            self.console.print(f"created topics: {', '.join(sorted(created))}")
+
+        from mediawatch.stack.samples import fill_inbox
+
+        inbox = state / "inbox"
+        copied = fill_inbox(inbox)
+        if copied:
+            self.console.print(f"inbox {inbox} filled with {len(copied)} sample articles")
+        feed_url = None
+        if options.feed:
+            self.feed = SampleFeedServer(options.feed_host, options.feed_port)
+            try:
+                await self.feed.start()
+            except OSError as exc:
+                raise UpError(
+                    f"the sample feed server cannot listen on {options.feed_host}:"
+                    f"{options.feed_port}: {exc}; choose another port with --feed-port"
+                ) from exc
+            feed_url = self.feed.base_url
+        sources_file = write_sources_file(
+            state / "sources.yaml", load_manifest(), inbox.resolve(), feed_url
+        )
+        specs, self.ports = child_specs(options, bootstrap, sources_file)
+        self.supervisor = Supervisor(
+            specs, stop_timeout_s=options.stop_timeout_s, notify=self._notice
+        )
+        await self.supervisor.start()
+        self.monitor = PipelineMonitor(settings, on_alert=self._alert)
+        await self.monitor.start()
+        self._where(bootstrap, sources_file, feed_url)
+
+    def _notice(self, message: str) -> None:
+        self.console.print(f"[yellow]{message}[/yellow]")
+
+    def _alert(self, alert: Alert) -> None:
+        colour = {"critical": "red", "high": "red", "warning": "yellow"}.get(
+            str(alert.severity), "cyan"
+        )
+        self.console.print(f"[{colour}]{format_alert(alert)}[/{colour}]")
+
+    def _where(self, bootstrap: str, sources_file: Path, feed_url: str | None) -> None:
+        table = Table(title="mediawatch is up", show_header=False, box=None)
+        table.add_row("Kafka", bootstrap)
+        for name, port in self.ports.items():
+            table.add_row(f"{name} metrics", f"http://127.0.0.1:{port}/metrics")
+        if feed_url:
+            table.add_row("sample feeds", f"{feed_url}/feed.xml")
+        table.add_row("sources file", str(sources_file))
+        table.add_row("inbox", f"{self.options.state_dir / 'inbox'} (drop .txt files here)")
+        table.add_row("logs", str(self.options.state_dir / "logs"))
+        table.add_row(
+            "alerts",
+            f"{ENV_PREFIX}KAFKA_BOOTSTRAP={bootstrap} mediawatch alerts tail",
+        )
+        self.console.print(table)
+        self.console.print("Press Ctrl-C to stop.")
+
+    # -- progress ------------------------------------------------------------------------
+
+    def render(self) -> Group:
+        services = Table(box=None)
+        for column in ("service", "pid", "restarts", "state"):
+            services.add_column(column)
+        if self.supervisor is not None:
+            for child in self.supervisor.children:
+                services.add_row(
+                    child.spec.name,
+                    str(child.pid or "-"),
+                    str(child.restarts),
+                    "[green]running[/green]" if child.running else "[red]down[/red]",
+                )
+        counts = Table(box=None)
+        counts.add_column("pipeline")
+        counts.add_column("since start", justify="right")
+        counts.add_column("on topic", justify="right")
+        state = self.monitor.counts if self.monitor else None
+        for role, label in COUNTED_ROLES.items():
+            run = state.run.get(role) if state else None
+            total = state.total.get(role) if state else None
+            counts.add_row(
+                label, "-" if run is None else str(run), "-" if total is None else str(total)
+            )
+        if state and state.error and not state.connected:
+            counts.caption = f"Kafka: {state.error}"
+        return Group(services, counts)
+
+    # -- stop ----------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        self.console.print("stopping ...")
+        if self.monitor is not None:
+            await self.monitor.stop()
+        if self.supervisor is not None:
+            outcome = await self.supervisor.stop()
+            for name, how in outcome.items():
+                self.console.print(f"  {name}: {how}")
+        if self.feed is not None:
+            await self.feed.stop()
+            self.console.print("  sample feed server: stopped")
+        if self.kafka is not None:
+            if self.kafka_was_running:
+                self.console.print("  Kafka: left running (it was running before `up`)")
+            else:
+                stopped = await asyncio.to_thread(self.kafka.stop)
+                self.console.print(f"  Kafka: {'stopped' if stopped else 'was not running'}")
+        self.console.print("mediawatch stopped.")
+
+
+async def run_up(options: UpOptions, console: Console | None = None) -> int:
+    console = console or Console()
+    stack = Stack(options, console)
+    loop = asyncio.get_running_loop()
+    received: list[str] = []
+
+    def on_signal(signum: signal.Signals) -> None:
+        received.append(signum.name)
+        stack.stop_event.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    started = time.monotonic()
+    try:
+        try:
+            await stack.start()
+        except UpError as exc:
+            console.print(f"[red]mediawatch up failed:[/red] {exc}")
+            return 1
+        deadline = None if options.duration_s is None else started + options.duration_s
+        live = Live(stack.render(), console=console, refresh_per_second=2, transient=True)
+        with live if options.live and console.is_terminal else contextlib.nullcontext():
+            while not stack.stop_event.is_set():
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                wait = 0.5 if remaining is None else min(0.5, remaining)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stack.stop_event.wait(), timeout=wait)
+                if options.live and console.is_terminal:
+                    live.update(stack.render())
+        reason = f"received {received[0]}" if received else "duration reached"
+        console.print(f"{reason}; ", end="")
+        console.print(stack.render())
+        return 0
+    finally:
+        await stack.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

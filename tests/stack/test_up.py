@@ -1,0 +1,102 @@
+"""``mediawatch up`` end to end against the session's real broker: the fetcher reads the
+sample inbox and feeds, the tagger tags, and one SIGINT (or --duration) stops everything."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from mediawatch.runtime.broker import port_answers
+from mediawatch.runtime.kafka import consumer, topic_partitions
+from mediawatch.runtime.settings import KafkaSettings
+from tests.conftest import settings_environment
+from tests.stack.support import REPOSITORY
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+MEDIAWATCH = [sys.executable, "-c", "from mediawatch.cli.main import main; main()"]
+
+
+def free_offset() -> int:
+    for _ in range(100):
+        offset = random.randrange(20000, 40000)
+        if not any(port_answers("127.0.0.1", 8081 + offset + i) for i in range(3)):
+            return offset
+    raise AssertionError("no free port range")
+
+
+async def records_on(settings: KafkaSettings, topic: str) -> int:
+    from aiokafka import TopicPartition
+
+    numbers = (await topic_partitions(settings, [topic]))[topic]
+    if not numbers:
+        return 0
+    client = consumer(settings, group_id=None)
+    await client.start()
+    try:
+        ends = await client.end_offsets([TopicPartition(topic, n) for n in numbers])
+        return int(sum(ends.values()))
+    finally:
+        await client.stop()
+
+
+async def start_up(
+    settings: KafkaSettings, tmp_path: Path, *args: str
+) -> asyncio.subprocess.Process:
+    env = {**os.environ, **settings_environment(settings), "COLUMNS": "200"}
+    env["MEDIAWATCH_TOPIC_NOTIFICATIONS_RETRY"] = f"{settings.topic_alerts}.retry"
+    return await asyncio.create_subprocess_exec(
+        *MEDIAWATCH, "up", "--no-broker", "--state-dir", str(tmp_path / "state"),
+        "--feed-port", "0", "--port-offset", str(free_offset()), "--stop-timeout", "30", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
+        cwd=REPOSITORY,
+    )  # fmt: skip
+
+
+async def test_up_tags_the_samples_and_stops_on_sigint(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    process = await start_up(kafka_settings, tmp_path)
+    tagged = 0
+    for _ in range(200):  # a bound against hangs (fails with the logs), not a measured time
+        if process.returncode is not None:
+            break
+        tagged = await records_on(kafka_settings, kafka_settings.topic_articles_tagged)
+        if tagged >= 5:
+            break
+        await asyncio.sleep(0.5)
+    still_running = process.returncode is None
+    process.send_signal(signal.SIGINT)
+    output = (await asyncio.wait_for(process.communicate(), timeout=180))[0].decode()
+    logs = tmp_path / "state" / "logs"
+    detail = output + "".join(
+        f"\n--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(logs.glob("*.log"))
+    )
+    assert still_running, detail
+    assert tagged >= 5, detail
+    assert process.returncode == 0, detail
+    assert "received SIGINT" in output
+    for service in ("fetcher", "tagger", "alerter"):
+        assert f"{service}: terminated" in output or f"{service}: killed" in output, detail
+        assert (logs / f"{service}.log").exists()
+    assert "mediawatch stopped." in output
+    assert len(list((tmp_path / "state" / "inbox").glob("*.txt"))) >= 0
+    sources = (tmp_path / "state" / "sources.yaml").read_text()
+    assert "sample-inbox" in sources and "/feeds/" in sources
+
+
+async def test_up_stops_by_itself_after_duration(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    process = await start_up(kafka_settings, tmp_path, "--duration", "1", "--no-feed")
+    output = (await asyncio.wait_for(process.communicate(), timeout=240))[0].decode()
+    assert process.returncode == 0, output
+    assert "duration reached" in output
+    assert "mediawatch stopped." in output
+    assert "metrics" in output and "mediawatch alerts tail" in output
