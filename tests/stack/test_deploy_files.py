@@ -39,7 +39,9 @@ def test_prometheus_scrapes_every_service_on_its_port() -> None:
         assert targets == [f"{service}:{port}"], (service, targets)
     # The tagger is scaled, so it is discovered by DNS, not listed.
     assert "dns_sd_configs" in jobs["tagger"]
-    assert config["rule_files"] == ["rules/*.yml"]
+    # The alerting rules Prometheus loads are the ones `promtool test rules` checks.
+    assert config["rule_files"] == ["alerts.yaml"]
+    assert (PROMETHEUS.parent / "alerts.yaml").exists()
     am_targets = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
     assert am_targets == ["alertmanager:9093"]
 

@@ -24,8 +24,10 @@ broker_app = typer.Typer(
     help="Run the project's own single-node Kafka broker.", no_args_is_help=True
 )
 schemas_app = typer.Typer(help="Event contracts: JSON Schema and AsyncAPI.", no_args_is_help=True)
+settings_app = typer.Typer(help="Configuration of the services.", no_args_is_help=True)
 app.add_typer(broker_app, name="broker")
 app.add_typer(schemas_app, name="schemas")
+app.add_typer(settings_app, name="settings")
 app.add_typer(fetcher_app, name="fetcher")
 register_tagger(app)
 register_alerter(app)
@@ -96,6 +98,23 @@ def schemas_export(
     """Write schemas/json/<Event>.json and schemas/asyncapi.yaml from the models."""
     for path in export(out):
         console.print(f"wrote {path}")
+
+
+@settings_app.command("reference")
+def settings_reference(
+    out: Path = typer.Option(
+        Path("docs/configuration.md"), "--out", help="File to write; - for standard output."
+    ),
+) -> None:
+    """Write the configuration reference generated from the settings classes."""
+    from mediawatch.cli.reference import render_reference
+
+    text = render_reference()
+    if str(out) == "-":
+        console.out(text, end="")
+        return
+    out.write_text(text, encoding="utf-8")
+    console.print(f"wrote {out}")
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from mediawatch.runtime.broker import BrokerError, BrokerSettings, LocalKafka, repository_root
@@ -173,7 +174,7 @@ class Stack:
         colour = {"critical": "red", "high": "red", "warning": "yellow"}.get(
             str(alert.severity), "cyan"
         )
-        self.console.print(f"[{colour}]{format_alert(alert)}[/{colour}]")
+        self.console.print(f"[{colour}]{escape(format_alert(alert))}[/{colour}]")
 
     def _where(self, bootstrap: str, sources_file: Path, feed_url: str | None) -> None:
         table = Table(title="mediawatch is up", show_header=False, box=None)
