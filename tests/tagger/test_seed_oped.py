@@ -4,13 +4,23 @@ the main actors, and a critical stance toward NATO and the United States."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from mediawatch.cli.main import app
-from mediawatch.schemas import ArticleTagged, StanceLabel
+from mediawatch.runtime.kafka import ensure_topics
+from mediawatch.runtime.settings import KafkaSettings
+from mediawatch.schemas import ArticleTagged, StanceLabel, cloudevent_headers
+from mediawatch.tagger.files import read_article
+from mediawatch.tagger.pipeline import Tagger
+from mediawatch.tagger.settings import TaggerSettings
+from tests.conftest import settings_environment
+from tests.support.kafka_io import produce, read_topic
+from tests.support.workers import ServiceProcess
+from tests.tagger.test_tagger_stream import tag_signature
 
 OPED = Path(__file__).resolve().parents[3] / "shared" / "data" / "oped-putin-state-visit.txt"
 
@@ -41,3 +51,36 @@ def test_seed_oped_through_the_command_line() -> None:
     stance = {s.target_id: s.label for s in tagged.stances}
     assert stance["org:nato"] == StanceLabel.CRITICAL
     assert stance["state:us"] == StanceLabel.CRITICAL
+
+
+@pytest.mark.kafka
+@pytest.mark.skipif(not OPED.exists(), reason=f"shared data not present at {OPED}")
+async def test_seed_oped_through_the_stream_has_the_same_tags(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    await ensure_topics(kafka_settings)
+    worker = ServiceProcess(
+        ["tagger", "run"],
+        settings_environment(kafka_settings)
+        | {
+            "MEDIAWATCH_APP_ID": f"seed-{uuid.uuid4().hex[:6]}",
+            "MEDIAWATCH_STATE_DIR": str(tmp_path),
+        },
+        tmp_path / "tagger.log",
+    ).start()
+    try:
+        oped = read_article(OPED)
+        await produce(
+            kafka_settings,
+            kafka_settings.topic_articles_fetched,
+            [(oped.article_id.encode(), oped.to_json(), cloudevent_headers(oped, source="/t"))],
+        )
+        records = await read_topic(
+            kafka_settings, kafka_settings.topic_articles_tagged, until=lambda r: len(r) >= 1
+        )
+    finally:
+        worker.stop()
+    assert records, worker.log_tail()
+    streamed = ArticleTagged.from_json(records[0].value or b"")
+    local = Tagger.from_settings(TaggerSettings()).tag(oped)
+    assert tag_signature(streamed) == tag_signature(local)

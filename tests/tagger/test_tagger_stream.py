@@ -34,7 +34,7 @@ def _worker(settings: KafkaSettings, tmp_path: Path, app_id: str, name: str) -> 
     return ServiceProcess(["tagger", "run"], env, tmp_path / f"{name}.log")
 
 
-def _tag_signature(tagged: ArticleTagged) -> tuple[object, ...]:
+def tag_signature(tagged: ArticleTagged) -> tuple[object, ...]:
     return (
         [(t.theme_id, [(e.start, e.end) for e in t.evidence]) for t in tagged.themes],
         [(a.actor_id, [(m.start, m.end) for m in a.mentions]) for a in tagged.actors],
@@ -66,7 +66,7 @@ async def test_stream_tags_like_the_command_line_and_dead_letters_bad_records(
     streamed = ArticleTagged.from_json(tagged_records[0].value or b"")
     assert tagged_records[0].key == oped.article_id.encode()
     local = Tagger.from_settings(TaggerSettings()).tag(oped)
-    assert _tag_signature(streamed) == _tag_signature(local)
+    assert tag_signature(streamed) == tag_signature(local)
     assert "indivisible-security" in {t.theme_id for t in streamed.themes}
 
     letter = DeadLetter.from_json(letters[0].value or b"")
