@@ -45,8 +45,12 @@ pytest: setup tools
 
 test: lint typecheck pytest
 
+# Scripts that print figures (never timed tests); BODIES is the FNC-1 bodies.csv.
+BODIES ?= ../shared/data/news-bodies/bodies.csv
 bench: setup
-	$(BIN)/python benchmarks/bench_tagger.py --bodies ../shared/data/news-bodies/bodies.csv
+	$(BIN)/python benchmarks/bench_pipeline.py --bodies $(BODIES)
+	$(BIN)/python benchmarks/bench_tagger.py --bodies $(BODIES)
+	$(BIN)/python benchmarks/bench_fetcher.py
 
 schemas: setup
 	$(BIN)/mediawatch schemas export

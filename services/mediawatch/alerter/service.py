@@ -125,10 +125,16 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
                 rule = by_id.get(str(value.get("rule_id")))
                 if rule is None:
                     continue  # a rule removed since the record was written
+                # Windows run on event time; fired_at is when the alert is emitted.
+                emitted = datetime.now(UTC)
                 if value.get("kind") == "tick":
-                    outcome = apply(rule, state.get(rule.id), None, float(value["now"]))
+                    outcome = apply(
+                        rule, state.get(rule.id), None, float(value["now"]), fired_at=emitted
+                    )
                 else:
-                    outcome = apply(rule, state.get(rule.id), RuleMatch.from_record(value))
+                    outcome = apply(
+                        rule, state.get(rule.id), RuleMatch.from_record(value), fired_at=emitted
+                    )
             except Exception:  # a bad internal record must not stall the rule partition
                 log.exception("rule evaluation failed", extra={"offset": record.message.offset})
                 continue
