@@ -25,7 +25,7 @@ from mediawatch.fetcher.http_client import decode_body
 from mediawatch.fetcher.identity import canonical_url
 from mediawatch.fetcher.publish import Candidate, Outcome, Publisher, RejectedArticle
 from mediawatch.fetcher.sources import Source
-from mediawatch.schemas import ExtractionInfo, SourceInfo
+from mediawatch.schemas import ArticleFetched, ExtractionInfo, SourceInfo
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +116,16 @@ def _candidate_from_json(text: str, source: SourceInfo) -> Candidate:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise ValueError("not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    version = data.get("schema_version")
+    major = ArticleFetched.supported_major()
+    if version is not None and str(version).split(".")[0] != str(major):
+        raise ValueError(
+            f"schema_version {version!r} is not supported by this reader (it reads {major}.x)"
+        )
     try:
         item = InboxJson.model_validate(data)
     except ValidationError as exc:

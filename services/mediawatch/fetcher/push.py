@@ -100,6 +100,10 @@ def add_push_route(
             data = json.loads(bytes(body))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             return _unprocessable([{"loc": [], "msg": f"not valid JSON: {exc}", "type": "json"}])
+        except RecursionError:
+            return _unprocessable(
+                [{"loc": [], "msg": "not valid JSON: nested too deeply", "type": "json"}]
+            )
         single = isinstance(data, dict)
         if not single and not isinstance(data, list):
             return _unprocessable(

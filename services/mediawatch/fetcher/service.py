@@ -100,6 +100,8 @@ def parse_sitemap(body: bytes, cap: int) -> tuple[list[str], list[SitemapUrl]]:
     """(child sitemaps, article URLs) of a sitemap, a sitemap index or a news sitemap."""
     if body[:2] == b"\x1f\x8b":
         body = _bounded_gunzip(body, cap)
+    if not body.strip():
+        raise ValueError("empty sitemap")
     if b"<!ENTITY" in body[:4096].upper():
         raise ValueError("sitemaps with entity declarations are refused")
     try:
@@ -287,6 +289,14 @@ class Fetcher:
         result = await self._fetch(source, source.url, accept=FEED_ACCEPT, robots=False)
         if result.not_modified:
             return PassResult()
+        if not result.body.strip():
+            metrics.FETCHES.labels(source.id, "parse_error").inc()
+            raise SourceFailure(f"empty response body from feed {source.url}")
+        if b"<!ENTITY" in result.body[:4096].upper():
+            # Internal entities serve no purpose in a feed and are how entity-expansion
+            # ("billion laughs") attacks are built: refuse rather than hope the parser copes.
+            metrics.FETCHES.labels(source.id, "parse_error").inc()
+            raise SourceFailure(f"feed at {source.url} declares XML entities; refused")
         parsed = feedparser.parse(
             result.body,
             response_headers={
