@@ -45,14 +45,28 @@ def alerter_run(
 
 
 @rules_app.command("check")
-def rules_check(paths: list[Path] = typer.Argument(..., help="Rules files (YAML).")) -> None:
+def rules_check(
+    paths: list[Path] = typer.Argument(..., help="Rules files (YAML)."),
+    themes: Path | None = typer.Option(
+        None, "--themes", help="Theme catalogue the rules' theme ids must exist in."
+    ),
+) -> None:
     """Validate rules files; errors name the file, the rule id and the field."""
-    from mediawatch.alerter.rules import RulesError, load_rules
+    from mediawatch.alerter.rules import RulesError, check_theme_ids, load_rules
+    from mediawatch.tagger.settings import TaggerSettings
+    from mediawatch.tagger.themes import ThemeCatalogueError, load_theme_catalogue
 
+    catalogue_path = themes or TaggerSettings().themes_file
+    try:
+        known = {theme.id for theme in load_theme_catalogue(catalogue_path).themes}
+    except ThemeCatalogueError as exc:
+        errors.print(f"theme catalogue: {exc}", markup=False)
+        raise typer.Exit(1) from None
     failed = False
     for path in paths:
         try:
             ruleset = load_rules(path)
+            check_theme_ids(ruleset, known, str(path), str(catalogue_path))
         except RulesError as exc:
             for problem in exc.problems:
                 errors.print(problem, markup=False, highlight=False, soft_wrap=True)

@@ -145,7 +145,12 @@ class Delivery:
             return
         await asyncio.gather(*(self._notify(alert, d, 0) for d in rule.notify))
 
-    async def handle_retry(self, parked: NotificationFailed) -> None:
+    async def handle_retry(self, parked: NotificationFailed) -> bool:
+        """Retry one parked notification when it is due; return True when it was deferred.
+
+        A record that is not due yet goes back to the end of the retry topic instead of being
+        waited for, so that one notification parked for an hour never holds up the records
+        behind it (bad ones to dead-letter, others already due)."""
         rule = self.rules.get(parked.alert.rule_id)
         try:
             destination = rule.destination(parked.destination) if rule else None
@@ -156,12 +161,13 @@ class Delivery:
                 "parked notification for a destination no longer configured; kept in topic",
                 extra={"alert_id": parked.alert.alert_id, "destination": parked.destination},
             )
-            return
+            return False
         wait = (parked.next_attempt_at - self.clock()).total_seconds()
-        while wait > 0:  # the clock may be a test's; re-read it rather than trust one sleep
-            await asyncio.sleep(min(wait, 5.0))
-            wait = (parked.next_attempt_at - self.clock()).total_seconds()
+        if wait > 0:
+            await self._send(self.settings.topic_notifications_retry, parked.alert.alert_id, parked)
+            return True
         await self._notify(parked.alert, destination, parked.attempts)
+        return False
 
     # --- loops ---------------------------------------------------------------------------------
 
@@ -181,14 +187,19 @@ class Delivery:
                 batches = await client.getmany(timeout_ms=500)
                 if client.assignment():
                     self.ready.set()
+                handled = deferred = 0
                 for tp, messages in batches.items():
                     for message in messages:
+                        handled += 1
                         try:
-                            await handle(message.value)
+                            deferred += await handle(message.value) is True
                         except Exception as exc:  # a bad record must not stall delivery
                             log.exception("delivery failed", extra={"offset": message.offset})
                             await self._dead_letter(message, exc)
                         await client.commit({tp: message.offset + 1})
+                if handled and deferred == handled:
+                    # Nothing in reach is due yet: do not spin re-parking the same records.
+                    await asyncio.sleep(1.0)
                 await self._observe_lag(client, topic)
         finally:
             await client.stop()
@@ -205,8 +216,8 @@ class Delivery:
     async def _on_alert(self, value: bytes) -> None:
         await self.handle_alert(Alert.from_json(value))
 
-    async def _on_retry(self, value: bytes) -> None:
-        await self.handle_retry(NotificationFailed.from_json(value))
+    async def _on_retry(self, value: bytes) -> bool:
+        return await self.handle_retry(NotificationFailed.from_json(value))
 
     async def run(self) -> None:
         """Run both loops until cancelled."""

@@ -483,3 +483,19 @@ def load_rules(path: Path) -> RuleSet:
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         raise RulesError([f"{path}{where}: not valid YAML: {exc}"]) from None
     return parse_rules(data, str(path))
+
+
+def check_theme_ids(ruleset: RuleSet, known: set[str], path: str, catalogue: str) -> None:
+    """Reject rules that name a theme the catalogue does not have: such a rule validates
+    and then silently never matches."""
+    problems = []
+    for rule in ruleset.rules:
+        for field_name in ("themes", "all_themes"):
+            for theme_id in getattr(rule.condition, field_name):
+                if theme_id not in known:
+                    problems.append(
+                        f"{path}: rule '{rule.id}': condition.{field_name}: unknown theme id "
+                        f"'{theme_id}' (not in {catalogue})"
+                    )
+    if problems:
+        raise RulesError(problems)
