@@ -19,7 +19,7 @@ import yaml
 from aiohttp import web
 
 from mediawatch.alerter.notify import ALERT_ID_HEADER, SIGNATURE_HEADER, signature
-from mediawatch.runtime.kafka import consumer, ensure_topics
+from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import Alert, ArticleTagged, NotificationFailed, cloudevent_headers
 from mediawatch.tagger.files import read_article
@@ -27,7 +27,7 @@ from mediawatch.tagger.pipeline import Tagger
 from mediawatch.tagger.settings import TaggerSettings
 from tests.alerter.helpers import at, tagged
 from tests.conftest import REPOSITORY, settings_environment
-from tests.support.kafka_io import Record, produce, read_topic
+from tests.support.kafka_io import produce, read_all, read_topic
 from tests.support.workers import ServiceProcess
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -131,36 +131,6 @@ async def _produce_tagged(settings: KafkaSettings, events: list[ArticleTagged], 
     await produce(settings, settings.topic_articles_tagged, records)
 
 
-async def _read_all(settings: KafkaSettings, topic: str) -> list[Record]:
-    """Every record of ``topic`` up to its current end."""
-    client = consumer(settings, topic, group_id=None, auto_offset_reset="earliest")
-    await client.start()
-    records: list[Record] = []
-    try:
-        partitions = client.assignment()
-        while not partitions:
-            await asyncio.sleep(0.1)
-            partitions = client.assignment()
-        ends = await client.end_offsets(list(partitions))
-
-        async def behind() -> bool:
-            for tp, end in ends.items():
-                if await client.position(tp) < end:
-                    return True
-            return False
-
-        while await behind():
-            batches = await client.getmany(timeout_ms=500)
-            for batch in batches.values():
-                records.extend(
-                    Record(m.topic, m.partition, m.offset, m.key, m.value, dict(m.headers))
-                    for m in batch
-                )
-    finally:
-        await client.stop()
-    return records
-
-
 async def _eventually(
     check: Callable[[], bool], worker: ServiceProcess, timeout_s: float = 90.0
 ) -> None:
@@ -243,11 +213,11 @@ async def test_each_match_alert_is_published_once_and_delivered_despite_a_flaky_
 
         parked = [
             NotificationFailed.from_json(r.value or b"")
-            for r in await _read_all(kafka_settings, kafka_settings.topic_notifications_retry)
+            for r in await read_all(kafka_settings, kafka_settings.topic_notifications_retry)
         ]
         assert parked and {p.destination for p in parked} == {"flaky"}
         assert all("HTTP 500" in p.last_error for p in parked)
-        alerts = await _read_all(kafka_settings, kafka_settings.topic_alerts)
+        alerts = await read_all(kafka_settings, kafka_settings.topic_alerts)
         assert len(alerts) == 2
         metrics = worker.metrics()
         assert 'mediawatch_notifications_total{destination="flaky",outcome="parked"' in metrics
@@ -274,7 +244,7 @@ async def test_threshold_window_survives_sigkill_without_loss_or_duplicate(
         await _produce_tagged(kafka_settings, first_two, b"n")
         await _wait_metric(worker, gauge, 2.0)
         worker.kill()
-        assert await _read_all(kafka_settings, kafka_settings.topic_alerts) == []
+        assert await read_all(kafka_settings, kafka_settings.topic_alerts) == []
 
         worker = await _start(_worker(kafka_settings, tmp_path, [rule], app_id))
         rest = [tagged(f"n{i}", at(i), themes=("nato-expansion",)) for i in (3, 4)]
@@ -282,7 +252,7 @@ async def test_threshold_window_survives_sigkill_without_loss_or_duplicate(
         await _wait_metric(worker, gauge, 4.0)
         alerts = [
             Alert.from_json(r.value or b"")
-            for r in await _read_all(kafka_settings, kafka_settings.topic_alerts)
+            for r in await read_all(kafka_settings, kafka_settings.topic_alerts)
         ]
         assert [a.alert_id for a in alerts] == ["burst:threshold:20250303T060100Z"], (
             worker.log_tail()

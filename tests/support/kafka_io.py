@@ -73,3 +73,34 @@ async def create_topic(settings: KafkaSettings, name: str, partitions: int = 1) 
             await admin.create_topics([NewTopic(name, partitions, 1)])
     finally:
         await admin.close()
+
+
+async def read_all(settings: KafkaSettings, topic: str) -> list[Record]:
+    """Every record of ``topic`` up to its end offsets at the time of the call."""
+    client = consumer(settings, topic, group_id=None, auto_offset_reset="earliest")
+    await client.start()
+    records: list[Record] = []
+    try:
+        async with asyncio.timeout(120):
+            partitions = client.assignment()
+            while not partitions:
+                await asyncio.sleep(0.1)
+                partitions = client.assignment()
+            ends = await client.end_offsets(list(partitions))
+
+            async def behind() -> bool:
+                for tp, end in ends.items():
+                    if await client.position(tp) < end:
+                        return True
+                return False
+
+            while await behind():
+                batches = await client.getmany(timeout_ms=500)
+                for batch in batches.values():
+                    records.extend(
+                        Record(m.topic, m.partition, m.offset, m.key, m.value, dict(m.headers))
+                        for m in batch
+                    )
+    finally:
+        await client.stop()
+    return records
