@@ -145,11 +145,7 @@ async def bench(args: argparse.Namespace, bootstrap: str, port: int) -> None:
     suffix = uuid.uuid4().hex[:8]
     settings = FetcherSettings(
         kafka_bootstrap=bootstrap,
-        topic_articles_fetched=f"bench.{suffix}.articles.fetched",
-        topic_articles_tagged=f"bench.{suffix}.articles.tagged",
-        topic_alerts=f"bench.{suffix}.alerts",
-        topic_deadletter=f"bench.{suffix}.deadletter",
-        topic_fetcher_seen=f"bench.{suffix}.fetcher.seen",
+        **FetcherSettings.topics_under(f"bench.{suffix}"),
         politeness_delay_s=0.0,
         per_host_concurrency=args.concurrency,
         entry_concurrency=args.concurrency,

@@ -191,27 +191,7 @@ class Service:
 def kafka_settings(bootstrap: str, prefix: str) -> Any:
     from mediawatch.runtime.settings import KafkaSettings
 
-    return KafkaSettings(
-        kafka_bootstrap=bootstrap,
-        topic_articles_fetched=f"{prefix}.articles.fetched",
-        topic_articles_tagged=f"{prefix}.articles.tagged",
-        topic_alerts=f"{prefix}.alerts",
-        topic_deadletter=f"{prefix}.deadletter",
-        topic_fetcher_seen=f"{prefix}.fetcher.seen",
-        topic_notifications_retry=f"{prefix}.notifications.retry",
-    )  # type: ignore[call-arg]
-
-
-def settings_env(settings: Any) -> dict[str, str]:
-    return {
-        "MEDIAWATCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "MEDIAWATCH_TOPIC_ARTICLES_FETCHED": settings.topic_articles_fetched,
-        "MEDIAWATCH_TOPIC_ARTICLES_TAGGED": settings.topic_articles_tagged,
-        "MEDIAWATCH_TOPIC_ALERTS": settings.topic_alerts,
-        "MEDIAWATCH_TOPIC_DEADLETTER": settings.topic_deadletter,
-        "MEDIAWATCH_TOPIC_FETCHER_SEEN": settings.topic_fetcher_seen,
-        "MEDIAWATCH_TOPIC_NOTIFICATIONS_RETRY": settings.topic_notifications_retry,
-    }
+    return KafkaSettings(kafka_bootstrap=bootstrap, **KafkaSettings.topics_under(prefix))
 
 
 async def end_offsets(settings: Any, topics: Sequence[str]) -> dict[str, int]:
@@ -447,7 +427,7 @@ async def run_step(
     )
     sources_file = stepdir / "sources.yaml"
     sources_file.write_text("sources: []\n")
-    common = settings_env(settings) | {
+    common = settings.environment() | {
         "MEDIAWATCH_STATE_DIR": str(stepdir / "state"),
         "MEDIAWATCH_LOG_LEVEL": args.log_level,
     }

@@ -50,25 +50,10 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
     """Settings pointing at the session broker with topic names unique to this test."""
     suffix = uuid.uuid4().hex[:8]
     return KafkaSettings(
-        kafka_bootstrap=kafka_bootstrap,
-        topic_articles_fetched=f"test.{suffix}.articles.fetched",
-        topic_articles_tagged=f"test.{suffix}.articles.tagged",
-        topic_alerts=f"test.{suffix}.alerts",
-        topic_deadletter=f"test.{suffix}.deadletter",
-        topic_fetcher_seen=f"test.{suffix}.fetcher.seen",
-        topic_notifications_retry=f"test.{suffix}.notifications.retry",
+        kafka_bootstrap=kafka_bootstrap, **KafkaSettings.topics_under(f"test.{suffix}")
     )
 
 
 def settings_environment(settings: KafkaSettings) -> dict[str, str]:
     """The MEDIAWATCH_* variables that reproduce ``settings`` in a child process."""
-    env = {
-        "MEDIAWATCH_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "MEDIAWATCH_TOPIC_ARTICLES_FETCHED": settings.topic_articles_fetched,
-        "MEDIAWATCH_TOPIC_ARTICLES_TAGGED": settings.topic_articles_tagged,
-        "MEDIAWATCH_TOPIC_ALERTS": settings.topic_alerts,
-        "MEDIAWATCH_TOPIC_DEADLETTER": settings.topic_deadletter,
-        "MEDIAWATCH_TOPIC_FETCHER_SEEN": settings.topic_fetcher_seen,
-        "MEDIAWATCH_TOPIC_NOTIFICATIONS_RETRY": settings.topic_notifications_retry,
-    }
-    return env
+    return settings.environment()

@@ -63,13 +63,7 @@ async def test_fetcher_and_tagger_ride_out_a_20s_broker_outage(
 ) -> None:
     suffix = uuid.uuid4().hex[:8]
     settings = KafkaSettings(
-        kafka_bootstrap=own_kafka.bootstrap,
-        topic_articles_fetched=f"outage.{suffix}.articles.fetched",
-        topic_articles_tagged=f"outage.{suffix}.articles.tagged",
-        topic_alerts=f"outage.{suffix}.alerts",
-        topic_deadletter=f"outage.{suffix}.deadletter",
-        topic_fetcher_seen=f"outage.{suffix}.fetcher.seen",
-        topic_notifications_retry=f"outage.{suffix}.notifications.retry",
+        kafka_bootstrap=own_kafka.bootstrap, **KafkaSettings.topics_under(f"outage.{suffix}")
     )
     await ensure_topics(settings)
     inbox = tmp_path / "inbox"

@@ -37,3 +37,14 @@ def test_sasl_needs_credentials_and_hides_the_password(monkeypatch: pytest.Monke
     assert "hunter2-secret" not in str(settings.model_dump())
     assert settings.kafka_sasl_password is not None
     assert settings.kafka_sasl_password.get_secret_value() == "hunter2-secret"
+
+
+def test_topics_under_a_prefix_and_the_environment_that_reproduces_them() -> None:
+    settings = ServiceSettings(kafka_bootstrap="k:9092", **ServiceSettings.topics_under("run.42"))
+    assert settings.topic_articles_fetched == "run.42.articles.fetched"
+    assert settings.topic_deadletter == "run.42.deadletter"
+    assert settings.topic_notifications_retry == "run.42.notifications.retry"
+    env = settings.environment()
+    assert env["MEDIAWATCH_KAFKA_BOOTSTRAP"] == "k:9092"
+    assert env["MEDIAWATCH_TOPIC_FETCHER_SEEN"] == "run.42.fetcher.seen"
+    assert len([name for name in env if name.startswith("MEDIAWATCH_TOPIC_")]) == 6
