@@ -56,12 +56,7 @@ async def _send_json(topic: faust.TopicT, key: str, value: dict[str, Any]) -> No
 
 def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.time) -> faust.App:
     """The evaluation app (and, with role ``all``, the delivery loops as a task of it)."""
-    app = make_app(
-        settings,
-        settings.app_id,
-        broker_session_timeout=settings.kafka_session_timeout_s,
-        broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout_s / 3),
-    )
+    app = make_app(settings, settings.app_id)
     partitions = CATALOGUE["articles_tagged"].partitions
     compiled = [CompiledRule(rule) for rule in rules.enabled()]
     by_id = {c.rule.id: c.rule for c in compiled}

@@ -31,7 +31,8 @@ class AlerterSettings(ServiceSettings):
     kafka_session_timeout_s: float = Field(
         default=30.0,
         ge=6.0,
-        description="Consumer session timeout: how soon a crashed worker's partitions move.",
+        description="Session timeout of the alerter's consumer group (shorter than faust's "
+        "60 s default, so a restarted alerter takes its windows back sooner).",
     )
     digest_tick_s: float = Field(
         default=30.0,

@@ -133,6 +133,12 @@ class ServiceSettings(KafkaSettings):
     state_dir: Path = Field(
         default=Path(".mediawatch"), description="Directory for local state (faust data, broker)."
     )
+    kafka_session_timeout_s: float = Field(
+        default=60.0,
+        ge=6.0,
+        description="Session timeout of a stream service's consumer group: how soon a crashed "
+        "worker's partitions move to the others (faust's default is 60 s).",
+    )
 
 
 def load_settings(settings_type: type[S], **overrides: object) -> S:

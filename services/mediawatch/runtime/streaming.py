@@ -78,6 +78,8 @@ def make_app(settings: ServiceSettings, app_id: str, **overrides: Any) -> faust.
         "processing_guarantee": "at_least_once",
         "broker_commit_every": 100,
         "broker_commit_interval": 1.0,
+        "broker_session_timeout": settings.kafka_session_timeout_s,
+        "broker_heartbeat_interval": min(3.0, settings.kafka_session_timeout_s / 3),
     }
     options.update(overrides)
     return faust.App(app_id, **options)

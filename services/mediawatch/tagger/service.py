@@ -39,12 +39,7 @@ def run(settings: TaggerSettings | None = None) -> None:
     """Start one tagger worker and block until it is stopped."""
     settings = settings or load_settings(TaggerSettings)
     tagger = Tagger.from_settings(settings)
-    app = make_app(
-        settings,
-        settings.app_id,
-        broker_session_timeout=settings.kafka_session_timeout_s,
-        broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout_s / 3),
-    )
+    app = make_app(settings, settings.app_id)
     tagged_topic = raw_topic(app, settings.topic_articles_tagged)
 
     async def tag(article: ArticleFetched) -> Sequence[Output]:

@@ -36,9 +36,3 @@ class TaggerSettings(ServiceSettings):
     max_stance_mentions: int = Field(
         default=8, ge=1, description="Mentions per actor or theme scored for stance."
     )
-    kafka_session_timeout_s: float = Field(
-        default=60.0,
-        ge=6.0,
-        description="Consumer session timeout: how soon a crashed worker's partitions move to "
-        "the other workers of the group (faust's default is 60 s).",
-    )
