@@ -16,12 +16,20 @@ from mediawatch.runtime.broker import free_port
 
 
 class ServiceProcess:
-    """One ``mediawatch ...`` child with its own HTTP port and log file."""
+    """One ``mediawatch ...`` child (or, with ``script``, ``python script ...``) with its own
+    HTTP port and log file."""
 
     def __init__(
-        self, args: Sequence[str], env: dict[str, str], log_path: Path, *, http_port: int = 0
+        self,
+        args: Sequence[str],
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        http_port: int = 0,
+        script: Path | None = None,
     ) -> None:
         self.args = list(args)
+        self.command = [str(script)] if script else ["-m", "mediawatch.cli.main"]
         self.http_port = http_port or free_port()
         self.env = os.environ | env | {"MEDIAWATCH_HTTP_PORT": str(self.http_port)}
         self.log_path = log_path
@@ -30,7 +38,7 @@ class ServiceProcess:
     def start(self) -> ServiceProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "mediawatch.cli.main", *self.args],
+            [sys.executable, *self.command, *self.args],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -19,11 +19,11 @@ from typing import Any, Generic, TypeVar
 
 import faust
 from aiokafka.errors import KafkaError
-from faust.transport.consumer import Consumer as FaustConsumer
 from prometheus_client import Counter
 
 from mediawatch.runtime.codec import EventCodec, register_event_codecs
 from mediawatch.runtime.kafka import faust_broker_url, faust_credentials
+from mediawatch.runtime.ordering import ContiguousTransport
 from mediawatch.runtime.settings import ServiceSettings
 from mediawatch.schemas import DeadLetter, Event, cloudevent_headers
 from mediawatch.schemas.topics import CATALOGUE
@@ -44,24 +44,10 @@ RECORDS_PROCESSED_TOTAL = Counter(
 )
 
 
-async def _no_gap_filling(self: Any, tp: Any, offset_from: int, offset_to: int) -> None:
-    """Replacement for faust's ``Consumer._add_gap``.
-
-    faust treats a jump in the offsets it reads as an empty stretch of the log (transaction
-    markers, compaction) and counts it as processed, so the next commit moves past it. Our
-    topics have neither, and after a crash-restart-rebalance sequence such a jump means
-    records that were fetched into a stream buffer and dropped: committing past them loses
-    them (seen in the alerter kill test). Without gap filling the commit stops before the
-    missing records, and :class:`EventPipe` seeks back to read them.
-    """
-
-
-FaustConsumer._add_gap = _no_gap_filling  # type: ignore[method-assign]
-
-
 def make_app(settings: ServiceSettings, app_id: str, **overrides: Any) -> faust.App:
     """A faust app with mediawatch's defaults: at-least-once, acks=all, in-memory stores
-    restored from their Kafka changelogs, partitions as in the topic catalogue."""
+    restored from their Kafka changelogs, partitions as in the topic catalogue, and stream
+    partitions read in order from the committed offset (see :mod:`ordering`)."""
     register_event_codecs()
     datadir = Path(settings.state_dir).resolve() / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +68,9 @@ def make_app(settings: ServiceSettings, app_id: str, **overrides: Any) -> faust.
         "broker_heartbeat_interval": min(3.0, settings.kafka_session_timeout_s / 3),
     }
     options.update(overrides)
-    return faust.App(app_id, **options)
+    app = faust.App(app_id, **options)
+    app.transport = ContiguousTransport(app.conf.broker_consumer, app)
+    return app
 
 
 def raw_topic(app: faust.App, name: str, *, partitions: int | None = None) -> faust.TopicT:
@@ -166,9 +154,6 @@ class EventPipe(Generic[E]):
         self.dead_letters = dead_letters
         self.source_name = source.get_topic_name()
         self.ce_source = f"/mediawatch/{service}"
-        self.app = app
-        # Per partition: (consumer generation, last offset in order, offset being re-read).
-        self._positions: dict[Any, tuple[Any, int, int | None]] = {}
         self.agent = app.agent(source, name=name, concurrency=concurrency)(self._run)
 
     async def dead_letter(self, message: Any, error: BaseException) -> None:
@@ -187,47 +172,9 @@ class EventPipe(Generic[E]):
         key = message.key.decode("utf-8", "replace") if isinstance(message.key, bytes) else ""
         await send_durably(Output(self.dead_letters, key, letter), source=self.ce_source)
 
-    async def _rewind_over_gap(self, message: Any) -> bool:
-        """Seek back when a partition's offsets jump within one consumer generation; return
-        True when this record is to be left for its second reading.
-
-        Our topics are contiguous, so a jump means records were skipped: after a rebalance
-        faust may hand over records fetched before its seek to the committed offsets, and
-        then drops the re-fetched earlier ones as already read (see _no_gap_filling). Until
-        the first missing offset comes back, every later record seeks back again (a stale
-        batch may hold several) and is passed over: it is read again, in order, after the
-        seek, so handlers that keep event-time windows see the stream as it was written."""
-        generation = getattr(message, "generation_id", None)
-        offset = int(message.offset)
-        state = self._positions.get(message.tp)
-        if state is None or state[0] != generation:
-            self._positions[message.tp] = (generation, offset, None)
-            return False
-        _, last, rewind_to = state
-        if rewind_to is not None and offset == rewind_to:
-            self._positions[message.tp] = (generation, offset, None)
-            return False
-        if rewind_to is None and offset <= last + 1:
-            self._positions[message.tp] = (generation, offset, None)
-            return False
-        if rewind_to is None:
-            rewind_to = last + 1
-            log.warning(
-                "offsets jumped; seeking back to read the skipped records",
-                extra={"topic": message.topic, "partition": message.partition,
-                       "from": rewind_to, "to": offset},
-            )  # fmt: skip
-        self._positions[message.tp] = (generation, last, rewind_to)
-        if offset > rewind_to:
-            await self.app.consumer.seek(message.tp, rewind_to)
-            return True
-        return False
-
     async def _run(self, stream: faust.StreamT[Any]) -> None:
         async for record in stream.events():
             message = record.message
-            if await self._rewind_over_gap(message):
-                continue
             try:
                 event = self.codec.decode(message.value)
             except Exception as exc:  # any decode failure is the record's fault
