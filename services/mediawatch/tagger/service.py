@@ -59,5 +59,6 @@ def run(settings: TaggerSettings | None = None) -> None:
         handler=tag,
         dead_letters=raw_topic(app, settings.topic_deadletter),
         name="tag-articles",
+        concurrency=settings.concurrency,
     )
     run_worker(app, settings)

@@ -33,6 +33,14 @@ class TaggerSettings(ServiceSettings):
         description="Articles longer than this are tagged on their first max_chars characters "
         "and the event says so (truncated=true).",
     )
+    concurrency: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Articles one worker has in hand at once. Tagging is CPU work, but each "
+        "tagged event waits for Kafka's acks=all reply; several in hand overlap those waits. "
+        "Offsets are still committed only up to the first article not yet written.",
+    )
     max_stance_mentions: int = Field(
         default=8, ge=1, description="Mentions per actor or theme scored for stance."
     )
