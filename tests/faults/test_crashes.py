@@ -367,16 +367,6 @@ def _by_id(alerts: list[Alert]) -> dict[str, Alert]:
     return unique
 
 
-@pytest.mark.xfail(
-    strict=False,
-    raises=AssertionError,
-    reason="known bug, open in issue #7: in some runs (about 1 in 8) the restarted alerter's "
-    "first rebalance hands it a stale batch of tagged records past the committed offset; "
-    "EventPipe notices the jump and seeks back, but the skipped records are not re-read in "
-    "that run, so alerts of the open threshold windows are missing. The commit no longer "
-    "moves past them (faust's gap filling is off), so a later restart should re-read them; "
-    "no test shows that yet.",
-)
 async def test_alerter_killed_with_open_windows_fires_the_same_alerts_as_without(
     kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
