@@ -18,6 +18,7 @@ import pytest
 import yaml
 from aiohttp import web
 
+from mediawatch.alerter.counted import CountedArticles
 from mediawatch.alerter.notify import ALERT_ID_HEADER, SIGNATURE_HEADER, signature
 from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
@@ -261,6 +262,43 @@ async def test_threshold_window_survives_sigkill_without_loss_or_duplicate(
         assert alerts[0].statistics["count"] == 3
     finally:
         worker.stop()
+
+
+async def test_each_match_memory_is_written_as_small_records_and_survives_a_kill(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    """Remembering one more counted article must not rewrite the rule's whole memory (it
+    once wrote ~230 kB per alert), and the memory must still hold across a SIGKILL."""
+    await ensure_topics(kafka_settings)
+    rule = {"id": "every", "condition": {"themes": ["brics"]}, "mode": "each_match"}
+    app_id = f"al-{uuid.uuid4().hex[:6]}"
+    count = 600
+    events = [tagged(f"e{i:04d}", at(i / 10), themes=("brics",)) for i in range(count)]
+    worker = await _start(_worker(kafka_settings, tmp_path, [rule], app_id))
+    try:
+        await _produce_tagged(kafka_settings, events, b"e")
+        await _wait_metric(worker, 'mediawatch_alerts_total{mode="each_match",rule="every",'
+                           'severity="warning"}', float(count))  # fmt: skip
+        worker.kill()
+        worker = await _start(_worker(kafka_settings, tmp_path, [rule], app_id))
+        fresh = tagged("fresh", at(count), themes=("brics",))
+        await _produce_tagged(kafka_settings, [*events[:50], fresh], b"e")  # 50 replays
+        alerts = await read_topic(
+            kafka_settings,
+            kafka_settings.topic_alerts,
+            until=lambda got: any(r.value and b'"every:fresh"' in r.value for r in got),
+        )
+    finally:
+        worker.stop()
+    ids = [Alert.from_json(r.value or b"").alert_id for r in alerts]
+    assert sorted(ids) == sorted(f"every:{e.article_id}" for e in [*events, fresh]), (
+        "each article alerted once, the replays not again"
+    )
+    changelog = await read_all(kafka_settings, f"{app_id}-rule-state-changelog")
+    memory = [r for r in changelog if r.key and CountedArticles.is_record(json.loads(r.key))]
+    assert len(memory) == count + 1, "one record per counted article"
+    largest = max(len(r.value or b"") for r in changelog)
+    assert largest < 16_000, f"a changelog record of {largest} bytes"
 
 
 async def test_spike_and_digest_fire_on_generated_streams(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mediawatch.alerter.counted import SEEN_MEMORY, SWEEP_EVERY
 from mediawatch.alerter.rules import (
     DigestMode,
     EachMatchMode,
@@ -42,8 +43,6 @@ _FIRED_MEMORY = 200
 _RECENT_ARTICLES = 20
 #: Evidence items kept per article in an alert.
 _EVIDENCE_PER_ARTICLE = 8
-#: Articles remembered for de-duplication of each_match and digest rules.
-_SEEN_MEMORY = 5000
 
 
 class CompiledRule:
@@ -256,8 +255,8 @@ def _prune(rule: Rule, state: dict[str, Any], now: float) -> None:
         oldest = now - horizon
         state["matches"] = [m for m in state["matches"] if m[0] > oldest]
         state["seen"] = {k: v for k, v in state["seen"].items() if v > oldest}
-    elif len(state["seen"]) > _SEEN_MEMORY:
-        kept = sorted(state["seen"].items(), key=lambda item: item[1])[-_SEEN_MEMORY:]
+    elif len(state["seen"]) > SEEN_MEMORY + SWEEP_EVERY:  # trimmed now and then, not each time
+        kept = sorted(state["seen"].items(), key=lambda item: item[1])[-SEEN_MEMORY:]
         state["seen"] = dict(kept)
 
 

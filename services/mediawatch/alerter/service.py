@@ -11,7 +11,7 @@ owns the rule.
 Crash safety: an alert is written (acks=all) *before* the state that records it, and the
 state is flushed before the offset can be committed. A crash in between repeats the alert
 with the same id (dropped downstream), it never loses it; a redelivered match changes nothing
-because the state remembers the articles it counted.
+because the articles a rule counted are remembered beside its state (see :mod:`counted`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 import faust
 
 from mediawatch.alerter import metrics
+from mediawatch.alerter.counted import CountedArticles
 from mediawatch.alerter.delivery import Delivery
 from mediawatch.alerter.engine import CompiledRule, RuleMatch, apply, match_article
 from mediawatch.alerter.rules import DigestMode, RuleSet, load_rules
@@ -77,6 +78,7 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
         partitions=partitions,
         key_type=str,
     )
+    counted = CountedArticles(state)
     source = f"/mediawatch/{settings.service_name}"
 
     async def match(tagged: ArticleTagged) -> Sequence[Output]:
@@ -120,16 +122,19 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
                 rule = by_id.get(str(value.get("rule_id")))
                 if rule is None:
                     continue  # a rule removed since the record was written
+                stored = state.get(rule.id)
                 # Windows run on event time; fired_at is when the alert is emitted.
                 emitted = datetime.now(UTC)
                 if value.get("kind") == "tick":
-                    outcome = apply(
-                        rule, state.get(rule.id), None, float(value["now"]), fired_at=emitted
-                    )
+                    found = None
+                    outcome = apply(rule, stored, None, float(value["now"]), fired_at=emitted)
                 else:
-                    outcome = apply(
-                        rule, state.get(rule.id), RuleMatch.from_record(value), fired_at=emitted
-                    )
+                    found = RuleMatch.from_record(value)
+                    article_id = found.article.article_id
+                    # The engine sees only this article of the rule's memory: counted or not.
+                    already = counted.counted(rule.id, article_id, stored)
+                    seen = {article_id: found.at} if already else {}
+                    outcome = apply(rule, (stored or {}) | {"seen": seen}, found, fired_at=emitted)
             except Exception:  # a bad internal record must not stall the rule partition
                 log.exception("rule evaluation failed", extra={"offset": record.message.offset})
                 continue
@@ -137,8 +142,15 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
                 await publish(alert)
             for reason in outcome.suppressed:
                 metrics.ALERTS_SUPPRESSED.labels(rule.id, reason).inc()
-            if outcome.state != state.get(rule.id):
-                state[rule.id] = outcome.state
+            new_state = {k: v for k, v in outcome.state.items() if k != "seen"}
+            if found is not None and outcome.counted:
+                new_state["last_counted"] = found.article.article_id
+            changed = new_state != stored
+            if changed:
+                state[rule.id] = new_state
+            if found is not None and outcome.counted:
+                counted.remember(rule, found.article.article_id, found.at, outcome.state["clock"])
+            if changed or outcome.counted:
                 await app.producer.flush()  # state on Kafka before the offset is committed
             if rule.mode.type in ("threshold", "spike"):
                 metrics.WINDOW_MATCHES.labels(rule.id).set(len(outcome.state["matches"]))
