@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import random
+import re
 import textwrap
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from mediawatch.fetcher.identity import (
     content_hash,
     hamming,
     simhash,
+    simhash_hex,
 )
 from mediawatch.fetcher.inbox import candidate_from_file
 from mediawatch.fetcher.service import parse_sitemap
@@ -61,6 +65,34 @@ def test_canonical_url_drops_tracking_sorts_and_lowercases() -> None:
         "https://news.example.org/a/b?a=1&b=2"
     )
     assert len(article_id_for_url("https://x.org/")) == 24
+
+
+#: simhash_hex of the pinned sentence, computed by the first (bit-by-bit) implementation.
+PINNED = "aabd84254dae191b"
+
+
+def _textbook_simhash(text: str) -> int:
+    """SimHash as usually defined, bit by bit: the reference for the fast implementation."""
+    words = re.findall(r"\w+", text.casefold())
+    grams = [" ".join(words[i : i + 3]) for i in range(max(1, len(words) - 2))] if words else []
+    votes = [0] * 64
+    for gram in grams:
+        value = int.from_bytes(hashlib.blake2b(gram.encode(), digest_size=8).digest(), "big")
+        for bit in range(64):
+            votes[bit] += 1 if value >> bit & 1 else -1
+    return sum(1 << bit for bit in range(64) if votes[bit] > 0)
+
+
+def test_simhash_equals_the_textbook_definition_and_keeps_its_values() -> None:
+    rng = random.Random(7)
+    vocabulary = ["nato", "moscow", "security", "indivisible", "ça", "déjà", "о", "мир", "1999"]
+    texts = ["", "one", "one two", "one two three"] + [
+        " ".join(rng.choice(vocabulary) for _ in range(rng.randrange(1, 400))) for _ in range(60)
+    ]
+    for text in texts:
+        assert simhash(text) == _textbook_simhash(text), text[:40]
+    # Seen records keep SimHash values across releases: this one must never change.
+    assert simhash_hex(simhash("NATO expansion worries Moscow, the minister said.")) == PINNED
 
 
 def test_content_hash_ignores_whitespace_and_simhash_finds_near_copies() -> None:
