@@ -15,12 +15,12 @@ bodies.csv with the step and its index appended, so no article is an exact dupli
 each_match rule (``--query``) makes a known share of them alert; the alert count must equal
 the number of matching articles accepted. Latencies come from event timestamps (one clock):
 fetched->tagged = ``tagged_at - article.fetched_at``; fetched->alert = the alert record's
-Kafka timestamp (CreateTime, stamped by the alerter's producer) minus ``articles[0].fetched_at``,
-because ``Alert.fired_at`` is the rule's event-time clock (the newest ``fetched_at`` the rule
-has seen), not the moment the alert was produced: ``fired_at - fetched_at`` is printed too and
-is ~0 by construction. Two reference rates are measured in the same run: tagging the same
-articles in one process without Kafka, and a raw aiokafka relay (consume, re-produce, no
-work) on the same broker, pipelined and one acknowledged send at a time.
+Kafka timestamp (CreateTime, stamped by the alerter's producer) minus ``articles[0].fetched_at``;
+``Alert.fired_at`` (the alerter's clock when it emitted the alert) minus ``fetched_at`` is
+printed too, as a cross-check of the broker's timestamp. Two reference rates are measured in
+the same run: tagging the same articles in one process without Kafka, and a raw aiokafka relay
+(consume, re-produce, no work) on the same broker, pipelined and one acknowledged send at a
+time.
 """
 
 from __future__ import annotations
