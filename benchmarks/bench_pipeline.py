@@ -31,7 +31,6 @@ import csv
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -43,11 +42,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from machine import describe_machine
-
 REPOSITORY = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(REPOSITORY))  # the child-process harness is shared with the tests
+
+from machine import describe_machine  # noqa: E402
+from tests.support.workers import ServiceProcess  # noqa: E402
+
 DEFAULT_QUERY = '"islamic state" OR isis'
 RULE_ID = "bench-share"
 SERVICES = ("fetcher", "tagger", "alerter")
@@ -116,73 +117,6 @@ def proc_hwm_mib(pid: int) -> float:
     except OSError:
         pass
     return float("nan")
-
-
-# -- child processes -----------------------------------------------------------------------------
-
-
-class Service:
-    """One ``python -m mediawatch.cli.main ...`` child with its own HTTP port and log."""
-
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_path: Path) -> None:
-        from mediawatch.runtime.broker import free_port
-
-        self.name = name
-        self.args = args
-        self.port = free_port()
-        self.env = os.environ | env | {"MEDIAWATCH_HTTP_PORT": str(self.port)}
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def start(self) -> Service:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "mediawatch.cli.main", *self.args],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=REPOSITORY,
-            )
-        return self
-
-    def wait_ready(self, timeout_s: float = 120.0) -> None:
-        import httpx
-
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early; log:\n{self.log_tail()}")
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{self.port}/readyz", timeout=1.0)
-                if answer.status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise TimeoutError(f"{self.name} not ready in {timeout_s}s; log:\n{self.log_tail()}")
-
-    def stop(self, timeout_s: float = 30.0) -> int | None:
-        if self.process is None:
-            return None
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        return self.process.returncode
-
-    def log_tail(self, limit: int = 3000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-limit:]
-        except OSError:
-            return ""
 
 
 # -- Kafka helpers -------------------------------------------------------------------------------
@@ -434,20 +368,17 @@ async def run_step(
     tagger_group = f"{prefix}.tagger"
     alerter_group = f"{prefix}.alerter"
     services = {
-        "fetcher": Service(
-            "fetcher",
+        "fetcher": ServiceProcess(
             ["fetcher", "run", "--sources", str(sources_file)],
             common,
             stepdir / "fetcher.log",
         ),
-        "tagger": Service(
-            "tagger",
+        "tagger": ServiceProcess(
             ["tagger", "run"],
             common | {"MEDIAWATCH_APP_ID": tagger_group},
             stepdir / "tagger.log",
         ),
-        "alerter": Service(
-            "alerter",
+        "alerter": ServiceProcess(
             ["alerter", "run"],
             common
             | {
@@ -461,11 +392,11 @@ async def run_step(
     result = StepResult(label=label, offered_rate=rate, seconds=args.seconds)
     try:
         services["fetcher"].start()
-        services["fetcher"].wait_ready()  # creates the topics before the faust workers start
+        services["fetcher"].wait_ready(120.0)  # creates the topics before the faust workers start
         for name in ("tagger", "alerter"):
             services[name].start()
         for name in ("tagger", "alerter"):
-            services[name].wait_ready()
+            services[name].wait_ready(120.0)
         pids = {name: service.pid for name, service in services.items()}
         if broker_pid is not None:
             pids["broker"] = broker_pid
@@ -474,7 +405,7 @@ async def run_step(
         wall_started = time.monotonic()
         offer_started_epoch = time.time()
         accepted = await offer(
-            services["fetcher"].port,
+            services["fetcher"].http_port,
             bodies,
             step,
             rate,
