@@ -118,6 +118,28 @@ def test_seen_index_exact_and_near_duplicates() -> None:
     assert index.judge("first", content_hash(near), simhash(near)).of is None
 
 
+def test_seen_index_forgets_the_oldest_articles_beyond_its_size() -> None:
+    index = SeenIndex(3, max_articles=3)
+    texts = {name: "\n".join(ARTICLES[name][1]) for name in ARTICLES}
+    texts["syndicated"] = "\n".join(SYNDICATED)
+    known = {
+        name: Known(name, content_hash(text), simhash(text), None) for name, text in texts.items()
+    }
+    names = list(known)
+    for name in names[:3]:
+        index.add(known[name])
+    index.add(known[names[0]])  # seen again: now the newest
+    index.add(known[names[3]])  # one too many: the oldest, names[1], is forgotten
+    assert len(index) == 3
+    assert not index.knows_id(names[1]) and index.knows_id(names[0])
+    gone = known[names[1]]
+    assert not index.judge("again", gone.content_hash, gone.simhash).exact
+    near = texts[names[1]] + " Reporting by the wire service."
+    assert index.judge("near", content_hash(near), simhash(near)).of is None, "bands cleaned too"
+    kept = known[names[0]]
+    assert index.judge("again", kept.content_hash, kept.simhash).of == names[0]
+
+
 # -- sources --------------------------------------------------------------------------------
 def test_intervals() -> None:
     assert parse_interval("5m") == 300

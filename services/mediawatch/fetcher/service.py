@@ -144,7 +144,7 @@ class Fetcher:
         self.settings = settings
         self.sources = sources
         self.client = PoliteClient(settings, transport=transport)
-        self.index = SeenIndex(settings.near_duplicate_distance)
+        self.index = SeenIndex(settings.near_duplicate_distance, settings.seen_memory)
         self.seen = SeenStore(settings, self.index)
         self.producer = producer(settings)
         self.publisher = Publisher(settings, self.producer, self.index)

@@ -57,6 +57,13 @@ class FetcherSettings(ServiceSettings):
     near_duplicate_distance: int = Field(
         default=3, ge=0, le=3, description="Largest SimHash Hamming distance of a near-duplicate."
     )
+    seen_memory: int = Field(
+        default=100_000,
+        ge=100,
+        description="Newest published articles kept in memory for duplicate detection (about "
+        "1.4 kB each); older ones are forgotten, so an exact copy of an article older than "
+        "that is published again.",
+    )
     min_text_chars: int = Field(
         default=200, ge=0, description="Shorter extracted page text counts as a failed extraction."
     )
