@@ -51,7 +51,6 @@ from tests.support.workers import ServiceProcess  # noqa: E402
 
 DEFAULT_QUERY = '"islamic state" OR isis'
 RULE_ID = "bench-share"
-SERVICES = ("fetcher", "tagger", "alerter")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -117,6 +116,11 @@ def proc_hwm_mib(pid: int) -> float:
     except OSError:
         pass
     return float("nan")
+
+
+def tagger_names(count: int) -> list[str]:
+    """Process names of the tagger workers: tagger, tagger2, ..."""
+    return ["tagger" if i == 0 else f"tagger{i + 1}" for i in range(count)]
 
 
 # -- Kafka helpers -------------------------------------------------------------------------------
@@ -373,11 +377,14 @@ async def run_step(
             common,
             stepdir / "fetcher.log",
         ),
-        "tagger": ServiceProcess(
-            ["tagger", "run"],
-            common | {"MEDIAWATCH_APP_ID": tagger_group},
-            stepdir / "tagger.log",
-        ),
+        **{
+            name: ServiceProcess(
+                ["tagger", "run"],
+                common | {"MEDIAWATCH_APP_ID": tagger_group},
+                stepdir / f"{name}.log",
+            )
+            for name in tagger_names(args.taggers)
+        },
         "alerter": ServiceProcess(
             ["alerter", "run"],
             common
@@ -393,9 +400,10 @@ async def run_step(
     try:
         services["fetcher"].start()
         services["fetcher"].wait_ready(120.0)  # creates the topics before the faust workers start
-        for name in ("tagger", "alerter"):
+        workers = [*tagger_names(args.taggers), "alerter"]
+        for name in workers:
             services[name].start()
-        for name in ("tagger", "alerter"):
+        for name in workers:
             services[name].wait_ready(120.0)
         pids = {name: service.pid for name, service in services.items()}
         if broker_pid is not None:
@@ -653,7 +661,7 @@ async def bench(args: argparse.Namespace) -> None:
     print(
         f"rates: {','.join(args.rates)}; {args.seconds:g} s per step; drain bound "
         f"{args.drain_timeout:g} s; {args.concurrency} requests in flight at most; "
-        f"service log level {args.log_level}"
+        f"{args.taggers} tagger worker(s); service log level {args.log_level}"
     )
     workdir = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
     kafka = None
@@ -718,6 +726,8 @@ async def bench(args: argparse.Namespace) -> None:
         for r in results:
             offered = "max" if r.offered_rate is None else f"{r.offered_rate:g}"
             cpu = {n: f"{100 * r.cpu_s.get(n, float('nan')) / r.wall_s:.0f}%" for n in r.cpu_s}
+            taggers = [r.cpu_s[n] for n in tagger_names(args.taggers)]
+            cpu["tagger"] = f"{100 * sum(taggers) / r.wall_s:.0f}%"
             print(
                 f"{offered:>8} {r.accepted / r.accept_seconds:>10.1f} "
                 f"{r.tagged_in_window / r.seconds:>9.1f} "
@@ -731,7 +741,10 @@ async def bench(args: argparse.Namespace) -> None:
                 f"{cpu.get('tagger', '-'):>10} {cpu.get('alerter', '-'):>11} "
                 f"{cpu.get('fetcher', '-'):>11} {cpu.get('broker', '-'):>10}"
             )
-        print("(latencies in ms; lag end = tagger + alerter lag at the end of the window)")
+        print(
+            "(latencies in ms; lag end = tagger + alerter lag at the end of the window; "
+            f"tagger CPU = the sum over {args.taggers} tagger worker(s))"
+        )
         best = max(results, key=lambda r: r.tagged_in_window / r.seconds)
         best_rate = best.tagged_in_window / best.seconds
         print(
@@ -763,6 +776,9 @@ def main() -> None:
     parser.add_argument("--query", default=DEFAULT_QUERY, help="query of the alert rule")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight at most")
     parser.add_argument("--log-level", default="INFO", help="MEDIAWATCH_LOG_LEVEL of services")
+    parser.add_argument(
+        "--taggers", type=int, default=1, help="tagger workers (one consumer group, 6 partitions)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
     parser.add_argument(
         "--relay-records", type=int, default=5000, help="records relayed by each reference"
