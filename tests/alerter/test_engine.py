@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mediawatch.alerter.engine import CompiledRule, RuleMatch, apply, match_article
+from mediawatch.alerter.counted import CountedArticles
+from mediawatch.alerter.engine import CompiledRule, RuleMatch, match_article
 from mediawatch.alerter.rules import Rule, parse_rules
 from mediawatch.alerter.windows import latest_slot, next_slot, spike, threshold, to_epoch
 from mediawatch.schemas import Alert, ArticleTagged
@@ -23,14 +24,20 @@ def _rule(**fields: Any) -> Rule:
 
 
 class Runner:
-    """Feeds articles to one rule as the service would: match, then apply with the state."""
+    """Feeds articles to one rule as the service does: match, then apply with the rule's
+    memory, over one table that holds the rule state and the counted articles."""
 
-    def __init__(self, rule: Rule) -> None:
+    def __init__(self, rule: Rule, table: dict[str, Any] | None = None) -> None:
         self.rule = rule
         self.compiled = CompiledRule(rule)
-        self.state: dict[str, Any] | None = None
+        self.table: dict[str, Any] = table if table is not None else {}
+        self.memory = CountedArticles(self.table)
         self.alerts: list[Alert] = []
         self.suppressed: list[str] = []
+
+    @property
+    def state(self) -> dict[str, Any] | None:
+        return self.table.get(self.rule.id)
 
     def feed(self, event: ArticleTagged) -> list[Alert]:
         article = match_article(self.compiled, event)
@@ -42,8 +49,9 @@ class Runner:
         return self._apply(None, now)
 
     def _apply(self, match: RuleMatch | None, now: float | None) -> list[Alert]:
-        outcome = apply(self.rule, self.state, match, now)
-        self.state = outcome.state
+        outcome = self.memory.apply(self.rule, self.state, match, now)
+        self.table[self.rule.id] = outcome.state
+        self.memory.commit(self.rule, match, outcome)
         self.alerts.extend(outcome.alerts)
         self.suppressed.extend(outcome.suppressed)
         return outcome.alerts
@@ -134,10 +142,9 @@ def test_threshold_redelivery_after_restart_changes_nothing() -> None:
     rule = _rule(mode={"type": "threshold", "count": 2, "window": "1h"})
     runner = Runner(rule)
     runner.feed(tagged("a1", at(0), themes=("t",)))
-    saved = runner.state
+    saved = dict(runner.table)
     fired = runner.feed(tagged("a2", at(1), themes=("t",)))
-    again = Runner(rule)  # a restarted worker with the state of its changelog
-    again.state = saved
+    again = Runner(rule, saved)  # a restarted worker with the table of its changelog
     assert [a.alert_id for a in again.feed(tagged("a1", at(0), themes=("t",)))] == []
     assert again.feed(tagged("a2", at(1), themes=("t",)))[0].alert_id == fired[0].alert_id
 

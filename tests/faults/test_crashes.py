@@ -20,7 +20,8 @@ import httpx
 import pytest
 import yaml
 
-from mediawatch.alerter.engine import CompiledRule, RuleMatch, apply, match_article
+from mediawatch.alerter.counted import CountedArticles
+from mediawatch.alerter.engine import CompiledRule, RuleMatch, match_article
 from mediawatch.alerter.rules import load_rules
 from mediawatch.fetcher.identity import content_hash, normalise_text
 from mediawatch.runtime.kafka import ensure_topics
@@ -271,16 +272,18 @@ def _tagged_stream() -> list[ArticleTagged]:
 def _expected_alerts(rules_file: Path, events: list[ArticleTagged]) -> dict[str, Alert]:
     """The alerts of the stream, computed in process with the alerter's own engine."""
     compiled = [CompiledRule(rule) for rule in load_rules(rules_file).enabled()]
-    states: dict[str, Any] = {}
+    table: dict[str, Any] = {}  # rule states and counted articles, as in the rule-state table
+    memory = CountedArticles(table)
     alerts: dict[str, Alert] = {}
     for event in events:
         for rule in compiled:
             found = match_article(rule, event)
             if found is None:
                 continue
-            outcome = apply(rule.rule, states.get(rule.rule.id), RuleMatch.of(rule.rule.id,
-                            event, found))  # fmt: skip
-            states[rule.rule.id] = outcome.state
+            match = RuleMatch.of(rule.rule.id, event, found)
+            outcome = memory.apply(rule.rule, table.get(rule.rule.id), match)
+            table[rule.rule.id] = outcome.state
+            memory.commit(rule.rule, match, outcome)
             alerts.update((a.alert_id, a) for a in outcome.alerts)
     return alerts
 

@@ -15,8 +15,10 @@ two writes, the replayed match is still recognised as counted.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from mediawatch.alerter.engine import Outcome, RuleMatch, apply
 from mediawatch.alerter.rules import Rule
 
 #: Articles remembered per rule: enough for any replay after a crash, and for reprints of an
@@ -44,6 +46,29 @@ class CountedArticles:
     def is_record(key: str) -> bool:
         """Whether a key of the shared table is one of these records (not a rule state)."""
         return _SEPARATOR in key
+
+    def apply(
+        self,
+        rule: Rule,
+        state: dict[str, Any] | None,
+        match: RuleMatch | None,
+        now: float | None = None,
+        *,
+        fired_at: datetime | None = None,
+    ) -> Outcome:
+        """:func:`engine.apply` with this memory saying whether the article was counted
+        before. The state returned names the article it counts (``last_counted``): write that
+        state, then call :meth:`commit`, in that order."""
+        already = match is not None and self.counted(rule.id, match.article.article_id, state)
+        outcome = apply(rule, state, match, now, fired_at=fired_at, already_counted=already)
+        if match is not None and outcome.counted:
+            outcome.state["last_counted"] = match.article.article_id
+        return outcome
+
+    def commit(self, rule: Rule, match: RuleMatch | None, outcome: Outcome) -> None:
+        """Remember the article ``outcome`` counted, once its state is written."""
+        if match is not None and outcome.counted:
+            self.remember(rule, match.article.article_id, match.at, outcome.state["clock"])
 
     def counted(self, rule_id: str, article_id: str, state: dict[str, Any] | None) -> bool:
         if state is not None and state.get("last_counted") == article_id:

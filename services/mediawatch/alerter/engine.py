@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mediawatch.alerter.counted import SEEN_MEMORY, SWEEP_EVERY
 from mediawatch.alerter.rules import (
     DigestMode,
     EachMatchMode,
@@ -200,7 +199,6 @@ class Outcome:
 def new_state() -> dict[str, Any]:
     return {
         "clock": None,
-        "seen": {},
         "matches": [],
         "recent": [],
         "last_fired_at": None,
@@ -254,10 +252,6 @@ def _prune(rule: Rule, state: dict[str, Any], now: float) -> None:
     if horizon > 0:
         oldest = now - horizon
         state["matches"] = [m for m in state["matches"] if m[0] > oldest]
-        state["seen"] = {k: v for k, v in state["seen"].items() if v > oldest}
-    elif len(state["seen"]) > SEEN_MEMORY + SWEEP_EVERY:  # trimmed now and then, not each time
-        kept = sorted(state["seen"].items(), key=lambda item: item[1])[-SEEN_MEMORY:]
-        state["seen"] = dict(kept)
 
 
 def apply(
@@ -267,12 +261,15 @@ def apply(
     now: float | None = None,
     *,
     fired_at: datetime | None = None,
+    already_counted: bool = False,
 ) -> Outcome:
     """Apply one match (or, with ``match=None``, a clock tick at ``now``) to the rule state.
 
     Time is event time: ``now`` defaults to the newest match time seen by the rule, so windows
     advance with the stream, not with the wall clock. ``fired_at`` stamps the alerts (defaults
-    to ``now``).
+    to ``now``). ``already_counted``: the rule counted this article before (a replay or a
+    reprint), so it changes nothing but the clock; the rule's memory of counted articles is
+    :class:`mediawatch.alerter.counted.CountedArticles`, which calls this.
     """
     state = new_state() | (state or {})
     state = {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
@@ -290,9 +287,8 @@ def apply(
         alerts, suppressed = _digest_due(rule, rule.mode, state, clock, stamp)
 
     counted = False
-    if match is not None and match.article.article_id not in state["seen"]:
+    if match is not None and not already_counted:
         counted = True
-        state["seen"][match.article.article_id] = match.at
         if isinstance(rule.mode, EachMatchMode):
             alert_id = f"{rule.id}:{match.article.article_id}"
             reason = _gate(rule, state, alert_id, clock)

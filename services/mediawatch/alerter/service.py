@@ -29,7 +29,7 @@ import faust
 from mediawatch.alerter import metrics
 from mediawatch.alerter.counted import CountedArticles
 from mediawatch.alerter.delivery import Delivery
-from mediawatch.alerter.engine import CompiledRule, RuleMatch, apply, match_article
+from mediawatch.alerter.engine import CompiledRule, RuleMatch, match_article
 from mediawatch.alerter.rules import DigestMode, RuleSet, load_rules
 from mediawatch.alerter.settings import AlerterSettings
 from mediawatch.runtime.settings import load_settings
@@ -126,15 +126,10 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
                 # Windows run on event time; fired_at is when the alert is emitted.
                 emitted = datetime.now(UTC)
                 if value.get("kind") == "tick":
-                    found = None
-                    outcome = apply(rule, stored, None, float(value["now"]), fired_at=emitted)
+                    found, now = None, float(value["now"])
                 else:
-                    found = RuleMatch.from_record(value)
-                    article_id = found.article.article_id
-                    # The engine sees only this article of the rule's memory: counted or not.
-                    already = counted.counted(rule.id, article_id, stored)
-                    seen = {article_id: found.at} if already else {}
-                    outcome = apply(rule, (stored or {}) | {"seen": seen}, found, fired_at=emitted)
+                    found, now = RuleMatch.from_record(value), None
+                outcome = counted.apply(rule, stored, found, now, fired_at=emitted)
             except Exception:  # a bad internal record must not stall the rule partition
                 log.exception("rule evaluation failed", extra={"offset": record.message.offset})
                 continue
@@ -142,14 +137,10 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
                 await publish(alert)
             for reason in outcome.suppressed:
                 metrics.ALERTS_SUPPRESSED.labels(rule.id, reason).inc()
-            new_state = {k: v for k, v in outcome.state.items() if k != "seen"}
-            if found is not None and outcome.counted:
-                new_state["last_counted"] = found.article.article_id
-            changed = new_state != stored
+            changed = outcome.state != stored
             if changed:
-                state[rule.id] = new_state
-            if found is not None and outcome.counted:
-                counted.remember(rule, found.article.article_id, found.at, outcome.state["clock"])
+                state[rule.id] = outcome.state
+            counted.commit(rule, found, outcome)
             if changed or outcome.counted:
                 await app.producer.flush()  # state on Kafka before the offset is committed
             if rule.mode.type in ("threshold", "spike"):
