@@ -29,7 +29,7 @@ from mediawatch.tagger.settings import TaggerSettings
 from tests.alerter.helpers import at, tagged
 from tests.conftest import REPOSITORY, settings_environment
 from tests.support.kafka_io import produce, read_all, read_topic
-from tests.support.workers import ServiceProcess
+from tests.support.workers import ServiceProcess, start_ready
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -121,8 +121,7 @@ def _worker(
 
 
 async def _start(worker: ServiceProcess) -> ServiceProcess:
-    worker.start()
-    await asyncio.to_thread(worker.wait_ready, 120.0)
+    await start_ready(worker)
     return worker
 
 

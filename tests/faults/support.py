@@ -111,13 +111,6 @@ async def eventually(
         raise AssertionError(f"not reached within {timeout_s}s: {what}\n{logs}") from None
 
 
-async def start_ready(*workers: ServiceProcess, timeout_s: float = 120.0) -> None:
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        await asyncio.to_thread(worker.wait_ready, timeout_s)
-
-
 async def count_keys(settings: KafkaSettings, topic: str) -> int:
     return len({r.key for r in await read_all(settings, topic)})
 

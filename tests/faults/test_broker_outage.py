@@ -25,13 +25,13 @@ from tests.faults.support import (
     eventually,
     fetcher_worker,
     read_all,
-    start_ready,
     summary,
     tagger_worker,
     write_inbox_sources,
 )
 from tests.faults.test_crashes import _files, _fill_inbox, account_fetched, account_inbox
 from tests.support.kafka_io import read_topic
+from tests.support.workers import start_ready
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

@@ -42,7 +42,6 @@ from tests.faults.support import (
     metric,
     processed,
     read_all,
-    start_ready,
     summary,
     tag_signature,
     tagger_worker,
@@ -50,7 +49,7 @@ from tests.faults.support import (
 )
 from tests.support.articles import article
 from tests.support.kafka_io import produce, read_topic
-from tests.support.workers import ServiceProcess
+from tests.support.workers import ServiceProcess, start_ready
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

@@ -20,7 +20,7 @@ from mediawatch.runtime.ordering import PartitionOrder, Verdict
 from mediawatch.runtime.settings import KafkaSettings
 from tests.conftest import REPOSITORY, settings_environment
 from tests.support.kafka_io import Record, create_topic, produce, read_topic
-from tests.support.workers import ServiceProcess
+from tests.support.workers import ServiceProcess, start_ready
 
 ORDER_APP = REPOSITORY / "tests" / "support" / "order_app.py"
 PARTITION = TP("articles", 0)
@@ -89,12 +89,6 @@ def order_worker(
         worker.stop()
 
 
-async def _start(worker: ServiceProcess) -> None:
-    """Start the worker once its input is on the broker, so the jump's target exists."""
-    worker.start()
-    await asyncio.to_thread(worker.wait_ready)
-
-
 def _received(records: list[Record]) -> list[tuple[int, bytes]]:
     """(offset, value head) in the order the agent received them."""
     pairs = []
@@ -120,7 +114,7 @@ async def test_a_fetch_ahead_of_the_owed_records_is_pulled_back(
     padding = b" " * 30_000  # about two records per fetch
     values = [b"jump:45" if i == 3 else b"record-%02d" % i for i in range(count)]
     await produce(kafka_settings, input_topic, [(None, v + padding, None) for v in values])
-    await _start(worker)
+    await start_ready(worker, timeout_s=90.0)  # after the input, so the jump's target exists
 
     records = await read_topic(
         kafka_settings,
@@ -159,7 +153,7 @@ async def test_offsets_holding_no_record_do_not_stall_the_partition(
                     await producer.send_and_wait(input_topic, value)
     finally:
         await producer.stop()
-    await _start(worker)
+    await start_ready(worker, timeout_s=90.0)
 
     records = await read_topic(
         kafka_settings, output_topic, until=lambda got: len(got) >= len(values), timeout_s=90

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -91,3 +92,11 @@ class ServiceProcess:
             return self.log_path.read_text(errors="replace")[-limit:]
         except OSError:
             return ""
+
+
+async def start_ready(*workers: ServiceProcess, timeout_s: float = 120.0) -> None:
+    """Start the workers together, then wait until each answers /readyz."""
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        await asyncio.to_thread(worker.wait_ready, timeout_s)
