@@ -194,7 +194,7 @@ def test_small_catalogue_still_merges_all_states(tmp_path: Path) -> None:
         'version: "7"\nactors:\n  - {id: "org:acme-pact", name: Acme Pact, type: bloc}\n',
     )
     catalogue = load_actor_catalogue(path)
-    assert catalogue.version == "7"
+    assert catalogue.version.endswith("+7")
     assert "state:fr" in catalogue
     found = tags(ActorResolver(catalogue), "The Acme Pact met in Lyon; France sent a delegate.")
     assert set(found) == {"org:acme-pact", "state:fr"}
@@ -344,14 +344,21 @@ def test_us_is_case_sensitive(resolver: ActorResolver) -> None:
     assert "org:eu" not in tags(resolver, "the eu in the word eureka")
 
 
-def test_demonyms_are_mentions_of_the_state(resolver: ActorResolver) -> None:
-    text = "Russian officials and Americans met; British and French diplomats joined."
+def test_demonyms_name_the_state_only_for_its_government(resolver: ActorResolver) -> None:
+    text = "Russian officials and the Americans said no; British and French diplomats joined."
     found = tags(resolver, text)
     assert [m.text for m in found["state:ru"].mentions] == ["Russian"]
     assert [m.text for m in found["state:us"].mentions] == ["Americans"]
     assert [m.text for m in found["state:gb"].mentions] == ["British"]
     assert [m.text for m in found["state:fr"].mentions] == ["French"]
     assert "state:us" not in tags(resolver, "Latin American markets rallied.")
+    for private in (
+        "Russian tourists filled the beaches.",
+        "He bought a Russian-made rifle.",
+        "Chinese food is popular in Lyon.",
+        "Americans love football.",
+    ):
+        assert not {"state:ru", "state:cn", "state:us"} & set(tags(resolver, private)), private
 
 
 def test_state_names_aliases_and_longest_match(resolver: ActorResolver) -> None:

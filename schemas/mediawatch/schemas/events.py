@@ -126,7 +126,14 @@ class ActorTag(_Part):
     type: Literal["person", "state", "organisation", "bloc", "treaty"]
     wikidata: str | None = Field(default=None, pattern=r"^Q\d+$")
     in_catalogue: bool = Field(
-        default=True, description="false for people extracted from quotes and citations"
+        default=True,
+        description="false for actors found in the text but not in the catalogue; their id is "
+        "the type plus the normalised name (person:jane-okafor, org:baltic-security-institute)",
+    )
+    role: Literal["actor", "source"] = Field(
+        default="actor",
+        description="'source' for news outlets only cited as the source of information "
+        "('told Reuters', 'according to CNN'), bylines and photo credits (schema 1.1)",
     )
     mentions: list[Evidence] = Field(default_factory=list)
 
@@ -178,6 +185,14 @@ class ArticleTagged(Event):
     """The tags of one article; keyed by ``article_id`` so a replay overwrites."""
 
     event_name: ClassVar[str] = "ArticleTagged"
+    #: 1.1 added ``ActorTag.role`` (actor or cited source) and open-world actors.
+    current_version: ClassVar[str] = "1.1"
+
+    schema_version: str = Field(
+        default="1.1",
+        pattern=r"^\d+\.\d+$",
+        description="major.minor version of this event's schema; readers reject unknown majors",
+    )
 
     article: ArticleRef
     text_start: int = Field(default=0, ge=0, description="first character of text tagged")

@@ -1,381 +1,65 @@
-"""The actor catalogue and the resolver that finds actors in article text.
+"""Catalogue actors in article text, in English, French and Russian.
 
-The catalogue joins the curated ``deploy/config/actors.yaml`` (people, organisations, blocs,
-treaties, and extra names and Wikidata QIDs for states) with every ISO 3166-1 state from
-pycountry and the demonyms, alternative names and capital metonyms of ``data/demonyms.yaml``.
+Every alias of every actor in the article's language is matched with one Aho-Corasick
+automaton per language (case-sensitive, so "US" is not "us"); leftmost-longest matches on word
+boundaries are kept and then judged in context. Russian text is matched on lemmas
+(:mod:`mediawatch.tagger.morphology`), so "Путина", "Кремля" and "Москвы" find Putin, the
+Kremlin and Moscow; French and English are matched as written (accents optional).
 
-The resolver matches every alias of every actor with one Aho-Corasick automaton (case-sensitive,
-so "US" is not "us"), keeps leftmost-longest matches on word boundaries and then judges the
-matches that need context:
+Context rules:
 
 * weak aliases ("Xi", "May") need, per actor, a full name elsewhere in the article, a title
-  right before them ("President Xi", "Prime Minister May") or a mention of the person's state;
-* capital cities stand for a government only when the context says so. A capital is rejected
-  when a place word precedes it ("in Moscow", "to Moscow", "of Paris") - also through a
-  coordination ("in Moscow and Beijing") - or a capitalised word follows it ("Moscow State
-  University", "Paris Club"); it is accepted when it is possessive ("Moscow's position"), is
-  followed by a reporting or policy verb or an auxiliary ("Moscow insists", "Moscow has"), is
-  coordinated with another state or capital ("Moscow and Beijing"), or follows a relational word
-  ("between", "with", "against", "sanctions on"). Anything else is rejected;
+  right before them ("President Xi") or a mention of the person's state;
+* capital cities stand for a government only when the context says so: never after a place
+  word ("in Moscow", "à Pékin", "в Москве"), also through a coordination ("in Moscow and
+  Beijing"), or before a capitalised word ("Moscow State University"); in English they are
+  accepted when possessive ("Moscow's position"), before a reporting or policy verb ("Moscow
+  insists"), coordinated with another state, or after a relational word ("sanctions on");
+* seats of government ("the Kremlin", "the White House", "Downing Street") always stand for it;
+* demonyms count only when they name a government, its forces or officials ("the Russian
+  ambassador", "British planes", "l'armée russe", "российский МИД"), never goods or private
+  people ("Russian-made", "Russian tourists");
 * state names that double as given names ("Chad", "Jordan") are rejected before another
-  capitalised word ("Jordan Peterson");
-* short all-capital aliases ("US") are rejected inside all-capital runs ("LET US").
+  capitalised word ("Jordan Peterson"); short all-capital aliases ("US") inside all-capital
+  runs ("LET US").
 
-People who are not in the catalogue but are quoted or cited are found by
-:mod:`mediawatch.tagger.people`.
+People, organisations and outlets outside the catalogue are found by
+:mod:`mediawatch.tagger.openworld`, which also joins short forms and catches typos.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import ahocorasick
-import pycountry
-import yaml
 
 from mediawatch.schemas import ActorTag, Evidence
-from mediawatch.tagger.people import CitedPeopleFinder, Field
+from mediawatch.tagger.catalogue import (
+    Actor,
+    ActorCatalogue,
+    ActorCatalogueError,
+    ActorType,
+    load_actor_catalogue,
+)
+from mediawatch.tagger.morphology import lemma, lemmatise, russian_case
+from mediawatch.tagger.ner import RecogniserPool
+from mediawatch.tagger.openworld import CatalogueHit, FoundActor, OpenWorldFinder
 
 __all__ = [
-    "DEFAULT_CATALOGUE_PATH",
-    "DEMONYMS_PATH",
     "Actor",
     "ActorCatalogue",
     "ActorCatalogueError",
     "ActorResolver",
     "ActorType",
+    "Field",
     "load_actor_catalogue",
 ]
 
-ActorType = Literal["person", "state", "organisation", "bloc", "treaty"]
-
-DEFAULT_CATALOGUE_PATH = Path(__file__).resolve().parents[3] / "deploy/config/actors.yaml"
-DEMONYMS_PATH = Path(__file__).resolve().parent / "data" / "demonyms.yaml"
-
-_TYPES: tuple[ActorType, ...] = ("person", "state", "organisation", "bloc", "treaty")
-_PREFIX: dict[str, str] = {
-    "person": "person",
-    "state": "state",
-    "organisation": "org",
-    "bloc": "org",
-    "treaty": "treaty",
-}
-_ID_RE = re.compile(r"^(person|state|org|treaty):[a-z0-9]+(?:-[a-z0-9]+)*$")
-_QID_RE = re.compile(r"^Q[1-9][0-9]*$")
-_CODE_RE = re.compile(r"^[a-z]{2}$")
-_WEAK_CONTEXTS = frozenset({"name", "title", "country"})
-_ACTOR_FIELDS = frozenset(
-    {
-        "id",
-        "name",
-        "type",
-        "wikidata",
-        "aliases",
-        "weak_aliases",
-        "weak_context",
-        "country",
-        "role",
-        "capitals",
-    }
-)
-_STATE_DATA_FIELDS = frozenset({"names", "demonyms", "capitals", "seats", "name_like"})
-
-
-class ActorCatalogueError(ValueError):
-    """The catalogue file (or the states data file) is invalid; the message names file, actor
-    id and field."""
-
-
-@dataclass(frozen=True)
-class Actor:
-    """One catalogue entry."""
-
-    id: str
-    name: str
-    type: ActorType
-    wikidata: str | None = None
-    aliases: tuple[str, ...] = ()
-    weak_aliases: tuple[str, ...] = ()
-    weak_context: frozenset[str] = frozenset({"name", "title"})
-    demonyms: tuple[str, ...] = ()
-    capitals: tuple[str, ...] = ()
-    seats: tuple[str, ...] = ()
-    name_like: tuple[str, ...] = ()
-    country: str | None = None
-    role: str | None = None
-    alpha2: str | None = None
-    alpha3: str | None = None
-    curated: bool = False
-
-
-@dataclass(frozen=True)
-class ActorCatalogue:
-    """All actors, by id; ``version`` is the curated file's version."""
-
-    version: str
-    actors: tuple[Actor, ...]
-    source: Path
-    blockers: tuple[str, ...] = ()
-    by_id: Mapping[str, Actor] = field(default_factory=dict, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not self.by_id:
-            object.__setattr__(self, "by_id", {actor.id: actor for actor in self.actors})
-
-    def get(self, actor_id: str) -> Actor | None:
-        return self.by_id.get(actor_id)
-
-    def __getitem__(self, actor_id: str) -> Actor:
-        return self.by_id[actor_id]
-
-    def __contains__(self, actor_id: object) -> bool:
-        return actor_id in self.by_id
-
-    def __iter__(self) -> Iterator[Actor]:
-        return iter(self.actors)
-
-    def __len__(self) -> int:
-        return len(self.actors)
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def _err(path: Path, actor: str | None, fld: str | None, problem: str) -> ActorCatalogueError:
-    where = str(path)
-    if actor is not None:
-        where += f": actor {actor!r}"
-    if fld is not None:
-        where += f": field {fld!r}"
-    return ActorCatalogueError(f"{where}: {problem}")
-
-
-def _str_list(value: Any, path: Path, actor: str, fld: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise _err(path, actor, fld, f"must be a list of strings, got {type(value).__name__}")
-    out: list[str] = []
-    for item in value:
-        if not isinstance(item, str) or not item.strip():
-            raise _err(path, actor, fld, f"must be a list of non-empty strings, got {item!r}")
-        out.append(item.strip())
-    return tuple(out)
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise _err(path, None, None, f"cannot read: {exc.strerror or exc}") from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise _err(path, None, None, f"not valid YAML: {exc}") from exc
-
-
-def _parse_actor(raw: Any, index: int, path: Path) -> Actor:
-    label = f"#{index + 1}"
-    if not isinstance(raw, dict):
-        raise _err(path, label, None, "each actor must be a mapping")
-    actor_id = raw.get("id")
-    if not isinstance(actor_id, str) or not _ID_RE.match(actor_id):
-        raise _err(
-            path,
-            actor_id if isinstance(actor_id, str) else label,
-            "id",
-            "must look like person:<slug>, state:<alpha-2>, org:<slug> or treaty:<slug> "
-            "(lower-case letters, digits and hyphens)",
-        )
-    unknown = sorted(set(raw) - _ACTOR_FIELDS)
-    if unknown:
-        raise _err(path, actor_id, unknown[0], "unknown field")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise _err(path, actor_id, "name", "required, a non-empty string")
-    kind = raw.get("type")
-    if kind not in _TYPES:
-        raise _err(path, actor_id, "type", f"must be one of {', '.join(_TYPES)}, got {kind!r}")
-    prefix = actor_id.split(":", 1)[0]
-    if _PREFIX[kind] != prefix:
-        raise _err(
-            path, actor_id, "id", f"an actor of type {kind} needs the {_PREFIX[kind]}: prefix"
-        )
-    if kind == "state" and not _CODE_RE.match(actor_id.split(":", 1)[1]):
-        raise _err(path, actor_id, "id", "a state id is state:<ISO 3166-1 alpha-2, lower case>")
-    wikidata = raw.get("wikidata")
-    if wikidata is not None and (not isinstance(wikidata, str) or not _QID_RE.match(wikidata)):
-        raise _err(
-            path, actor_id, "wikidata", f"must be a QID like Q7747 or null, got {wikidata!r}"
-        )
-    weak_context_raw = raw.get("weak_context")
-    weak_context = frozenset({"name", "title"})
-    if weak_context_raw is not None:
-        ctx = _str_list(weak_context_raw, path, actor_id, "weak_context")
-        bad = [c for c in ctx if c not in _WEAK_CONTEXTS]
-        if bad:
-            raise _err(path, actor_id, "weak_context", f"unknown context {bad[0]!r}")
-        weak_context = frozenset(ctx)
-    country = raw.get("country")
-    if country is not None:
-        if kind != "person":
-            raise _err(path, actor_id, "country", "only people have a country")
-        if not isinstance(country, str) or not _CODE_RE.match(country):
-            raise _err(path, actor_id, "country", "must be an ISO alpha-2 code in lower case")
-    role = raw.get("role")
-    if role is not None and not isinstance(role, str):
-        raise _err(path, actor_id, "role", "must be a string")
-    capitals = _str_list(raw.get("capitals"), path, actor_id, "capitals")
-    if capitals and kind not in ("state", "bloc", "organisation"):
-        raise _err(path, actor_id, "capitals", "only states, blocs and organisations have one")
-    return Actor(
-        id=actor_id,
-        name=name.strip(),
-        type=kind,
-        wikidata=wikidata,
-        aliases=_str_list(raw.get("aliases"), path, actor_id, "aliases"),
-        weak_aliases=_str_list(raw.get("weak_aliases"), path, actor_id, "weak_aliases"),
-        weak_context=weak_context,
-        capitals=capitals,
-        country=country,
-        role=role,
-        curated=True,
-    )
-
-
-def _parse_curated(path: Path) -> tuple[str, list[Actor]]:
-    data = _read_yaml(path)
-    if not isinstance(data, dict):
-        raise _err(path, None, None, "must be a mapping with 'version' and 'actors'")
-    unknown = sorted(set(data) - {"version", "actors"})
-    if unknown:
-        raise _err(path, None, unknown[0], "unknown top-level field")
-    version = data.get("version")
-    if not isinstance(version, str | int | float) or isinstance(version, bool) or not str(version):
-        raise _err(path, None, "version", "required, a string such as '2025.11.1'")
-    raw_actors = data.get("actors")
-    if not isinstance(raw_actors, list):
-        raise _err(path, None, "actors", "required, a list of actors")
-    actors: list[Actor] = []
-    seen: set[str] = set()
-    alias_owner: dict[str, str] = {}
-    for index, raw in enumerate(raw_actors):
-        actor = _parse_actor(raw, index, path)
-        if actor.id in seen:
-            raise _err(path, actor.id, "id", "duplicate id")
-        seen.add(actor.id)
-        for fld, names in (
-            ("name", (actor.name,)),
-            ("aliases", actor.aliases),
-            ("weak_aliases", actor.weak_aliases),
-            ("capitals", actor.capitals),
-        ):
-            for alias in names:
-                owner = alias_owner.setdefault(alias, actor.id)
-                if owner != actor.id:
-                    raise _err(path, actor.id, fld, f"alias {alias!r} is already used by {owner!r}")
-        actors.append(actor)
-    return str(version), actors
-
-
-def _parse_state_data(path: Path) -> tuple[dict[str, dict[str, tuple[str, ...]]], list[str]]:
-    data = _read_yaml(path)
-    if not isinstance(data, dict) or not isinstance(data.get("states"), dict):
-        raise _err(path, None, "states", "required, a mapping from alpha-2 code to names")
-    states: dict[str, dict[str, tuple[str, ...]]] = {}
-    for code, entry in data["states"].items():
-        label = f"state:{code}"
-        if not isinstance(code, str) or not _CODE_RE.match(code):
-            raise _err(path, label, None, "keys must be ISO alpha-2 codes in lower case")
-        if not isinstance(entry, dict):
-            raise _err(path, label, None, "each state must be a mapping")
-        unknown = sorted(set(entry) - _STATE_DATA_FIELDS)
-        if unknown:
-            raise _err(path, label, unknown[0], "unknown field")
-        states[code] = {k: _str_list(entry.get(k), path, label, k) for k in _STATE_DATA_FIELDS}
-    blockers = list(_str_list(data.get("blockers"), path, "blockers", "blockers"))
-    return states, blockers
-
-
-def _iso_names(country: Any) -> list[str]:
-    names: list[str] = []
-    for attr in ("common_name", "name", "official_name"):
-        value = getattr(country, attr, None)
-        if not isinstance(value, str):
-            continue
-        if "," in value:
-            # "Korea, Republic of" -> "Republic of Korea"; other comma names are skipped.
-            head, _, tail = value.partition(", ")
-            if not (tail.endswith((" of", " of the")) or " " not in tail):
-                continue
-            value = f"{tail} {head}"
-        value = re.sub(r"\s*\(.*?\)\s*", " ", value).strip()
-        if value.lower().startswith("the "):
-            value = value[4:]
-        if value and value not in names:
-            names.append(value)
-    return names
-
-
-def _merge_states(
-    curated: list[Actor], state_data: Mapping[str, Mapping[str, tuple[str, ...]]]
-) -> list[Actor]:
-    by_id = {a.id: a for a in curated}
-    states: list[Actor] = []
-    for country in pycountry.countries:
-        code = str(country.alpha_2).lower()
-        actor_id = f"state:{code}"
-        extra = state_data.get(code, {})
-        iso = _iso_names(country)
-        cur = by_id.pop(actor_id, None)
-        fallback = [*extra.get("names", ()), str(country.name)]
-        name = cur.name if cur is not None else (iso or fallback)[0]
-        aliases = _unique([*iso, *extra.get("names", ()), *(cur.aliases if cur else ())])
-        states.append(
-            Actor(
-                id=actor_id,
-                name=name,
-                type="state",
-                wikidata=cur.wikidata if cur is not None else None,
-                aliases=tuple(a for a in aliases if a != name),
-                weak_aliases=cur.weak_aliases if cur is not None else (),
-                weak_context=cur.weak_context if cur is not None else frozenset({"name", "title"}),
-                demonyms=extra.get("demonyms", ()),
-                capitals=_unique([*extra.get("capitals", ()), *(cur.capitals if cur else ())]),
-                seats=extra.get("seats", ()),
-                name_like=extra.get("name_like", ()),
-                alpha2=str(country.alpha_2),
-                alpha3=str(country.alpha_3),
-                curated=cur is not None,
-            )
-        )
-    # Curated states unknown to ISO 3166-1 (historic ones such as the Soviet Union) and all
-    # other actors keep their curated form.
-    return states + [a for a in curated if a.id in by_id]
-
-
-def _unique(items: Iterable[str]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(items))
-
-
-def load_actor_catalogue(path: Path | None = None) -> ActorCatalogue:
-    """Load and validate the curated catalogue and merge every ISO state into it.
-
-    Raises :class:`ActorCatalogueError` naming the file, actor id and field of the first problem.
-    """
-    path = DEFAULT_CATALOGUE_PATH if path is None else Path(path)
-    version, curated = _parse_curated(path)
-    state_data, blockers = _parse_state_data(DEMONYMS_PATH)
-    actors = _merge_states(curated, state_data)
-    return ActorCatalogue(
-        version=version, actors=tuple(actors), source=path, blockers=tuple(blockers)
-    )
-
+Field = str  # "title" or "text"
 
 # --------------------------------------------------------------------------- matching
 
@@ -491,6 +175,64 @@ def _variants(alias: str, fold: bool) -> set[str]:
     return out
 
 
+_FR_PLACE_WORDS = _words(
+    "à a en au aux dans depuis vers près sur via chez visite visité rendu arrivé arrivée "
+    "retour habitants habitant rues maire banlieue métro né née"
+)
+_RU_PLACE_LEMMAS = _words(
+    "в во из на под у около до через по возле близ житель мэр улица побережье берег "
+    "территория граница север юг восток запад курорт город регион район окраина пригород "
+    "гражданин турист"
+)
+_RU_RELATION_LEMMAS = _words(
+    "позиция заявление ответ решение требование политика действие сторона обвинение "
+    "предложение давление санкция отношение переговоры диалог курс реакция власть "
+    "руководство представитель претензия"
+)
+_GOV_NOUNS_EN = _words(
+    "government governments ambassador ambassadors embassy embassies army armies military "
+    "forces force troops soldiers navy naval air officials official diplomats diplomat "
+    "diplomacy authorities president president's prime foreign defence defense ministry "
+    "ministries minister ministers leader leaders leadership regime planes jets warplanes "
+    "warships ships submarines drones missiles missile airstrikes airstrike strikes strike "
+    "bombers fighter intelligence delegation delegates counterpart counterparts side "
+    "state-run state envoy envoys spokesman spokeswoman spokesperson parliament lawmakers "
+    "legislators police security administration cabinet coast commanders commander "
+    "generals general guards consulate consul negotiators warship jet aircraft "
+    "presidency chancellor premier sanctions bombing bombs raids raid tanks artillery "
+    "battalion brigade units unit contingent peacekeepers marines special secret "
+    "counter-terrorism counterterrorism interior justice judiciary courts court prosecutors "
+    "investigators agents agency agencies space nuclear regulators regulator watchdog censors "
+    "judges officers"
+)
+_GOV_NOUNS_FR = _words(
+    "gouvernement armée armées forces troupes militaires ministre ministres ministère "
+    "ambassadeur ambassade diplomatie diplomate diplomates président présidente autorités "
+    "dirigeants dirigeant chef avions navires sous-marins délégation porte-parole régime "
+    "pouvoir services renseignement police marine aviation frappes missiles soldats parlement "
+    "état homologue homologues exécutif chancelier premier drones"
+)
+_GOV_LEMMAS_RU = _words(
+    "мид правительство власть армия войско военный президент министр министерство посол "
+    "посольство дипломат дипломатия делегация сторона лидер руководство флот самолет "
+    "истребитель ракета удар спецслужба разведка силовик пограничник парламент депутат "
+    "военнослужащий солдат вс ввс вмс кабмин премьер коллега ведомство минобороны "
+    "генштаб командование"
+)
+_TITLE_LEMMAS_RU = _words(
+    "президент премьер министр глава председатель генсек канцлер господин г-н лидер "
+    "госсекретарь председатель"
+)
+_TITLE_BEFORE_FR = re.compile(
+    r"(?:\b(?:président|présidente|ministre|Premier|premier|chancelier|M\.|Mme|secrétaire|"
+    r"dirigeant|chef)\s+)$"
+)
+_DEMONYM_OFF = re.compile(r"[-‐–](?:made|born|built|owned|based|language|speaking|style)\b")
+_COORDINATED_DEMONYM = re.compile(r"(?:,|\s+and|\s+or|,\s+and)\s+[A-Z][a-z]+(?=[\s,])")
+_PLURAL_DEMONYM_VERB = re.compile(r"\s+(?:have|had|has|will|would)?\s*([a-z]+)")
+_LATIN_WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ'’-]+")
+
+
 @dataclass(frozen=True)
 class _Hit:
     start: int
@@ -499,20 +241,12 @@ class _Hit:
     kind: int
 
 
-class ActorResolver:
-    """Find catalogue actors, and cited people outside it, in article text."""
+class _SurfaceTable:
+    """One automaton over the surface forms of one language (English, French)."""
 
-    def __init__(self, catalogue: ActorCatalogue) -> None:
-        self.catalogue = catalogue
-        self._actors: tuple[Actor, ...] = catalogue.actors
-        index = {a.id: i for i, a in enumerate(self._actors)}
-        self._country_of: list[int] = [
-            index.get(f"state:{a.country}", -1) if a.country else -1 for a in self._actors
-        ]
-        self._has_weak = [bool(a.weak_aliases) for a in self._actors]
+    def __init__(self, entries: Sequence[tuple[str, int, int, bool]], blockers: Sequence[str]):
         table: dict[str, tuple[int, int]] = {}
-
-        def add(alias: str, actor: int, kind: int, fold: bool) -> None:
+        for alias, actor, kind, fold in entries:
             for variant in _variants(alias, fold):
                 if len(variant) < 2:
                     continue
@@ -524,81 +258,20 @@ class ActorResolver:
                     or (old[1] == _BLOCK and kind != _BLOCK)
                 ):
                     table[variant] = (actor, kind)
-
-        for i, a in enumerate(self._actors):
-            fold = a.type != "state"
-            for alias in (a.name, *a.aliases):
-                add(alias, i, _NAME_LIKE if alias in a.name_like else _NAME, fold)
-            for alias in a.seats:
-                add(alias, i, _SEAT, fold)
-            for alias in a.demonyms:
-                add(alias, i, _DEMONYM, False)
-            for alias in a.capitals:
-                add(alias, i, _CAPITAL, True)
-            for alias in a.weak_aliases:
-                add(alias, i, _WEAK, fold)
-        for alias in catalogue.blockers:
+        for alias in blockers:
             if alias not in table:
                 table[alias] = (-1, _BLOCK)
-        automaton = ahocorasick.Automaton()
+        automaton: Any = ahocorasick.Automaton()
         for alias, (actor, kind) in table.items():
             automaton.add_word(alias, (len(alias), actor, kind))
         automaton.make_automaton()
-        self._automaton = automaton
-        self._alias_count = len(table)
-        self._people = CitedPeopleFinder()
+        self.automaton = automaton
+        self.size = len(table)
 
-    @property
-    def alias_count(self) -> int:
-        return self._alias_count
-
-    # ------------------------------------------------------------------ public
-
-    def resolve(self, text: str, title: str | None = None) -> list[ActorTag]:
-        """Actors in ``text`` (and ``title``), each with every mention, by first mention.
-
-        Offsets of a mention refer to ``text`` (``field="text"``) or to ``title``
-        (``field="title"``); ``text[start:end] == mention.text``.
-        """
-        fields: list[tuple[Field, str]] = [("text", text)]
-        if title:
-            fields.append(("title", title))
-        hits = {name: self._candidates(value) for name, value in fields}
-        accepted: dict[Field, list[_Hit]] = {}
-        present: set[int] = set()
-        pending: list[tuple[Field, str, list[_Hit], int]] = []
-        for name, value in fields:
-            kept: list[_Hit] = []
-            candidates = hits[name]
-            for j, hit in enumerate(candidates):
-                kind = hit.kind
-                if kind == _BLOCK:
-                    continue
-                if kind == _WEAK:
-                    continue
-                if kind == _CAPITAL and not self._capital_ok(value, candidates, j):
-                    continue
-                if kind == _NAME_LIKE and _FOLLOWED_BY_NAME.match(value, hit.end):
-                    continue
-                if not self._caps_ok(value, hit):
-                    continue
-                kept.append(hit)
-                present.add(hit.actor)
-            accepted[name] = kept
-            pending.extend((name, value, candidates, j) for j in range(len(candidates)))
-        # Weak aliases, now that the strong mentions of the whole article are known.
-        for name, value, candidates, j in pending:
-            hit = candidates[j]
-            if hit.kind == _WEAK and self._weak_ok(value, hit, present):
-                accepted[name].append(hit)
-        return self._build(fields, hits, accepted)
-
-    # ------------------------------------------------------------------ internals
-
-    def _candidates(self, text: str) -> list[_Hit]:
+    def candidates(self, text: str) -> list[_Hit]:
         raw: list[tuple[int, int, int, int]] = []
         n = len(text)
-        for end_index, (length, actor, kind) in self._automaton.iter(text):
+        for end_index, (length, actor, kind) in self.automaton.iter(text):
             start = end_index - length + 1
             end = end_index + 1
             if start > 0 and _is_word_char(text[start - 1]):
@@ -609,16 +282,226 @@ class ActorResolver:
                 and _is_word_char(text[end])
                 and _is_word_char(text[end - 1])
             ):
-                continue
+                # French plurals and feminines of demonyms ("russes", "américaine") are the
+                # demonym: the stem matched, an inflection follows.
+                if not (kind == _DEMONYM and _fr_inflection(text, end)):
+                    continue
+                end = _word_end(text, end)
             raw.append((start, -end, actor, kind))
-        raw.sort()
-        out: list[_Hit] = []
-        last_end = -1
-        for start, neg_end, actor, kind in raw:
-            if start >= last_end:
-                out.append(_Hit(start, -neg_end, actor, kind))
-                last_end = -neg_end
-        return out
+        return _leftmost_longest(raw)
+
+
+def _fr_inflection(text: str, end: int) -> bool:
+    tail = _word_end(text, end)
+    return text[end:tail] in ("s", "e", "es", "ne", "nes", "le", "les")
+
+
+def _word_end(text: str, pos: int) -> int:
+    n = len(text)
+    while pos < n and _is_word_char(text[pos]):
+        pos += 1
+    return pos
+
+
+def _leftmost_longest(raw: list[tuple[int, int, int, int]]) -> list[_Hit]:
+    raw.sort()
+    out: list[_Hit] = []
+    last_end = -1
+    for start, neg_end, actor, kind in raw:
+        if start >= last_end:
+            out.append(_Hit(start, -neg_end, actor, kind))
+            last_end = -neg_end
+    return out
+
+
+class _LemmaTable:
+    """One automaton over the lemmatised Russian forms; hits map back to the original words."""
+
+    def __init__(self, entries: Sequence[tuple[str, int, int, bool]]) -> None:
+        table: dict[str, tuple[int, int, bool]] = {}
+        for alias, actor, kind, _ in entries:
+            key = lemmatise(alias).joined
+            if len(key) < 3:
+                continue
+            upper = alias.isupper() and len(alias) <= 5
+            old = table.get(key)
+            if old is None or (old[0] == actor and kind < old[1]):
+                table[key] = (actor, kind, upper)
+        automaton: Any = ahocorasick.Automaton()
+        for key, (actor, kind, upper) in table.items():
+            automaton.add_word(key, (len(key), actor, kind, upper))
+        automaton.make_automaton()
+        self.automaton = automaton
+        self.size = len(table)
+
+    def candidates(self, text: str) -> list[_Hit]:
+        lemmas = lemmatise(text)
+        raw: list[tuple[int, int, int, int]] = []
+        for end_index, (length, actor, kind, upper) in self.automaton.iter(lemmas.joined):
+            first = lemmas.word_at(end_index - length + 2)
+            last = lemmas.word_at(end_index - 1)
+            start, end = lemmas.starts[first], lemmas.ends[last]
+            if upper and not text[start:end].isupper():
+                continue  # "ЕС" (the EU) is not "ес"
+            raw.append((start, -end, actor, kind))
+        return _leftmost_longest(raw)
+
+
+class ActorResolver:
+    """Find catalogue actors, and (with recognisers) every other actor, in article text."""
+
+    languages: tuple[str, ...] = ("en", "fr", "ru")
+
+    def __init__(
+        self, catalogue: ActorCatalogue, recognisers: RecogniserPool | None = None
+    ) -> None:
+        self.catalogue = catalogue
+        self._actors: tuple[Actor, ...] = catalogue.actors
+        index = {a.id: i for i, a in enumerate(self._actors)}
+        self._country_of: list[int] = [
+            index.get(f"state:{a.country}", -1) if a.country else -1 for a in self._actors
+        ]
+        self._tables: dict[str, _SurfaceTable | _LemmaTable] = {}
+        self._open_world = OpenWorldFinder(catalogue, recognisers)
+
+    @property
+    def alias_count(self) -> int:
+        return self._table("en").size
+
+    def _entries(self, language: str) -> list[tuple[str, int, int, bool]]:
+        entries: list[tuple[str, int, int, bool]] = []
+        for i, a in enumerate(self._actors):
+            fold = a.type != "state"
+            forms = a.forms.get(language)
+            if forms is None:
+                continue
+            names = [a.name, *forms.aliases] if language == "en" else list(forms.aliases)
+            for alias in names:
+                entries.append((alias, i, _NAME_LIKE if alias in forms.name_like else _NAME, fold))
+            entries += [(alias, i, _SEAT, fold) for alias in forms.seats]
+            entries += [(alias, i, _DEMONYM, False) for alias in forms.demonyms]
+            entries += [(alias, i, _CAPITAL, True) for alias in forms.capitals]
+            entries += [(alias, i, _WEAK, fold) for alias in forms.weak_aliases]
+            if language == "fr" and a.type != "state":
+                # Latin-script names of people and organisations read the same in French.
+                en = a.en()
+                entries += [(alias, i, _NAME, fold) for alias in (a.name, *en.aliases)]
+                entries += [(alias, i, _WEAK, fold) for alias in en.weak_aliases]
+        return entries
+
+    def _table(self, language: str) -> _SurfaceTable | _LemmaTable:
+        table = self._tables.get(language)
+        if table is None:
+            entries = self._entries(language)
+            if language == "ru":
+                table = _LemmaTable(entries)
+            else:
+                table = _SurfaceTable(entries, self.catalogue.blockers)
+            self._tables[language] = table
+        return table
+
+    # ------------------------------------------------------------------ public
+
+    def resolve(
+        self, text: str, title: str | None = None, language: str | None = "en"
+    ) -> list[ActorTag]:
+        """Actors in ``text`` (and ``title``), each with every mention, by first mention.
+
+        ``language`` picks the aliases and context rules (en, fr, ru; anything else is read as
+        English, whose names and acronyms are the most widely shared). Offsets of a mention
+        refer to ``text`` (``field="text"``) or to ``title`` (``field="title"``).
+        """
+        lang = language if language in self.languages else "en"
+        table = self._table(lang)
+        fields: list[tuple[Field, str]] = [("text", text)]
+        if title:
+            fields.append(("title", title))
+        hits = {name: table.candidates(value) for name, value in fields}
+        accepted: dict[Field, list[_Hit]] = {}
+        present: set[int] = set()
+        pending: list[tuple[Field, str, list[_Hit], int]] = []
+        for name, value in fields:
+            kept: list[_Hit] = []
+            candidates = hits[name]
+            for j, hit in enumerate(candidates):
+                if hit.kind in (_BLOCK, _WEAK):
+                    continue
+                if not self._context_ok(lang, value, candidates, j):
+                    continue
+                kept.append(hit)
+                present.add(hit.actor)
+            accepted[name] = kept
+            pending.extend((name, value, candidates, j) for j in range(len(candidates)))
+        # A state named only as a location ("in Syria", "fled to Turkey") is no actor.
+        self._drop_locations(lang, fields, accepted, present)
+        # Weak aliases, now that the strong mentions of the whole article are known.
+        for name, value, candidates, j in pending:
+            hit = candidates[j]
+            if hit.kind == _WEAK and self._weak_ok(lang, value, hit, present):
+                accepted[name].append(hit)
+                present.add(hit.actor)
+        catalogue_hits = [
+            CatalogueHit(name, hit.start, hit.end, self._actors[hit.actor], hit.kind == _DEMONYM)
+            for name, kept in accepted.items()
+            for hit in kept
+        ]
+        # Spans the open-world stage may not claim: every catalogue match, accepted or not (a
+        # capital read as a place is still no person's name), but not blockers or weak aliases.
+        claimed: dict[Field, list[tuple[int, int]]] = {}
+        for name, _ in fields:
+            spans = [(h.start, h.end) for h in hits[name] if h.kind not in (_WEAK, _BLOCK)]
+            spans += [(h.start, h.end) for h in accepted[name] if h.kind == _WEAK]
+            claimed[name] = sorted(spans)
+        kept_spans = {name: sorted((h.start, h.end) for h in accepted[name]) for name, _ in fields}
+        found = self._open_world.find(fields, lang, catalogue_hits, claimed, kept_spans)
+        return _build(fields, found)
+
+    def _drop_locations(
+        self,
+        lang: str,
+        fields: Sequence[tuple[Field, str]],
+        accepted: dict[Field, list[_Hit]],
+        present: set[int],
+    ) -> None:
+        values = dict(fields)
+        by_actor: dict[int, list[tuple[Field, _Hit]]] = {}
+        for name, kept in accepted.items():
+            for hit in kept:
+                if self._actors[hit.actor].type == "state":
+                    by_actor.setdefault(hit.actor, []).append((name, hit))
+        for actor, hits in by_actor.items():
+            if all(
+                h.kind in (_NAME, _NAME_LIKE) and _locative(lang, values[name], h)
+                for name, h in hits
+            ):
+                for name, h in hits:
+                    accepted[name].remove(h)
+                present.discard(actor)
+
+    # ------------------------------------------------------------------ context
+
+    def _context_ok(self, lang: str, text: str, candidates: Sequence[_Hit], j: int) -> bool:
+        hit = candidates[j]
+        kind = hit.kind
+        if lang == "ru":
+            if kind == _CAPITAL:
+                return _ru_capital_ok(text, hit)
+            if kind == _DEMONYM:
+                return _ru_demonym_ok(text, hit)
+            return True
+        if lang == "fr":
+            if kind == _CAPITAL:
+                return _fr_capital_ok(text, hit)
+            if kind == _DEMONYM:
+                return _fr_demonym_ok(text, hit)
+            return kind != _NAME_LIKE or not _FOLLOWED_BY_NAME.match(text, hit.end)
+        if kind == _CAPITAL and not self._capital_ok(text, candidates, j):
+            return False
+        if kind == _DEMONYM and not _en_demonym_ok(text, hit):
+            return False
+        if kind == _NAME_LIKE and _FOLLOWED_BY_NAME.match(text, hit.end):
+            return False
+        return self._caps_ok(text, hit)
 
     def _caps_ok(self, text: str, hit: _Hit) -> bool:
         """Reject a short all-capital alias inside an all-capital run ("LET US KNOW")."""
@@ -685,7 +568,7 @@ class ActorResolver:
                     return True
         return False
 
-    def _weak_ok(self, text: str, hit: _Hit, present: set[int]) -> bool:
+    def _weak_ok(self, lang: str, text: str, hit: _Hit, present: set[int]) -> bool:
         actor = self._actors[hit.actor]
         ctx = actor.weak_context
         if _DATE_AFTER.match(text, hit.end):
@@ -696,71 +579,183 @@ class ActorResolver:
                 return False  # "in May", "since May", "early May"
         if "name" in ctx and hit.actor in present:
             return True
-        if "title" in ctx and _TITLE_BEFORE.search(text, max(0, hit.start - 40), hit.start):
+        if "title" in ctx and _title_before(lang, text, hit.start):
             return True
         country = self._country_of[hit.actor]
         return "country" in ctx and country >= 0 and country in present
 
-    def _build(
-        self,
-        fields: Sequence[tuple[Field, str]],
-        hits: Mapping[Field, list[_Hit]],
-        accepted: Mapping[Field, list[_Hit]],
-    ) -> list[ActorTag]:
-        mentions: dict[str, list[Evidence]] = {}
-        meta: dict[str, tuple[str, ActorType, str | None, bool]] = {}
-        for name, value in fields:
-            for hit in accepted.get(name, []):
-                actor = self._actors[hit.actor]
-                meta.setdefault(actor.id, (actor.name, actor.type, actor.wikidata, True))
-                mentions.setdefault(actor.id, []).append(
-                    Evidence(
-                        start=hit.start, end=hit.end, text=value[hit.start : hit.end], field=name
-                    )
-                )
-        # Spans a cited person may not overlap: every catalogue match, accepted or not (a capital
-        # read as a place still is no person's name), except rejected weak aliases and blockers.
-        claimed: dict[str, list[tuple[int, int]]] = {}
-        for name, _ in fields:
-            spans = [(h.start, h.end) for h in hits[name] if h.kind not in (_WEAK, _BLOCK)]
-            spans += [(h.start, h.end) for h in accepted.get(name, []) if h.kind == _WEAK]
-            claimed[name] = sorted(spans)
-        people = self._people.find(fields, claimed)
-        for person in people:
-            meta.setdefault(person.actor_id, (person.name, "person", None, False))
-            bucket = mentions.setdefault(person.actor_id, [])
-            for fld, start, end in person.spans:
-                value = _text_of(fields, fld)
-                bucket.append(Evidence(start=start, end=end, text=value[start:end], field=fld))
 
-        def order(item: tuple[str, list[Evidence]]) -> tuple[int, int]:
-            first = min(item[1], key=_evidence_key)
-            return _evidence_key(first)
+_LOCATIVE_EN = _words(
+    "in to from into across throughout inside outside near at through around within via "
+    "toward towards visited visit visiting visits leave left leaving fled flee fleeing entered "
+    "enter entering back out over reached returned travelled traveled flew"
+)
+_LOCATIVE_CHAIN = re.compile(
+    r"\b(\w+)\s+(?:the\s+)?(?:[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)?\s*(?:,\s*and|,|and|or)\s+(?:the\s+)?)+$"
+)
+_PEOPLE_OF = re.compile(
+    r"\b(?:citizens?|residents?|nationals?|natives?|people|population|passport|passports|"
+    r"parts?|north|south|east|west|rest|border|borders)\s+(?:of|with)\s+(?:the\s+)?$"
+)
+_COMPASS_BEFORE = re.compile(
+    r"\s(?:north|south|east|west|northern|southern|eastern|western|central|"
+    r"north-?east(?:ern)?|north-?west(?:ern)?|south-?east(?:ern)?|south-?west(?:ern)?)\s*$",
+    re.I,
+)
+_REGION_OF_CITY = re.compile(r"\b[A-Z][a-z]+,[ \t]*$")
+_LOCATIVE_FR = _words("à a en au aux dans depuis vers via travers")
+_LOCATIVE_RU = _words("в во из на по до через")
 
-        tags: list[ActorTag] = []
-        for actor_id, evidence in sorted(mentions.items(), key=order):
-            label, kind, qid, in_catalogue = meta[actor_id]
-            evidence.sort(key=_evidence_key)
-            tags.append(
-                ActorTag(
-                    actor_id=actor_id,
-                    name=label,
-                    type=kind,
-                    wikidata=qid,
-                    in_catalogue=in_catalogue,
-                    mentions=evidence,
+
+def _locative(lang: str, text: str, hit: _Hit) -> bool:
+    """The state name reads as a place: after a locative preposition or a motion verb."""
+    if lang == "ru":
+        before = re.findall(r"[А-Яа-яЁё]+", text[max(0, hit.start - 30) : hit.start])
+        if not before:
+            return False
+        return before[-1].lower() in _LOCATIVE_RU or lemma(before[-1]) in _RU_PLACE_LEMMAS
+    if lang == "en" and _REGION_OF_CITY.search(text, max(0, hit.start - 40), hit.start):
+        return True  # "Atlanta, Georgia": a region after its city
+    if lang == "en":
+        chain = _LOCATIVE_CHAIN.search(text, max(0, hit.start - 120), hit.start)
+        if chain is not None and chain.group(1).lower() in _LOCATIVE_EN:
+            return True  # "in Iraq and Syria", "from Britain, France and Turkey"
+    if lang == "en" and re.match(r"[-‐–]based\b", text[hit.end : hit.end + 7]):
+        return True  # "the Britain-based Observatory"
+    window = text[max(0, hit.start - 60) : hit.start]
+    if lang == "en" and _PEOPLE_OF.search(window):
+        return True  # "citizens of Britain"
+    window = _COMPASS_BEFORE.sub("", window)
+    prev = _PREV_WORD.search(window)
+    if prev is None:
+        return False
+    word = prev.group(1).lower().split("'")[-1].split("’")[-1]
+    if lang == "fr":
+        return word in _LOCATIVE_FR
+    if word == "the":
+        earlier = _PREV_WORD.search(window, 0, prev.start())
+        word = earlier.group(1).lower() if earlier is not None else ""
+    return word in _LOCATIVE_EN
+
+
+def _title_before(lang: str, text: str, start: int) -> bool:
+    window = text[max(0, start - 40) : start]
+    if lang == "fr":
+        return _TITLE_BEFORE_FR.search(window) is not None
+    if lang == "ru":
+        words = re.findall(r"[А-Яа-яЁё-]+", window)
+        return bool(words) and lemma(words[-1]) in _TITLE_LEMMAS_RU
+    return _TITLE_BEFORE.search(window) is not None
+
+
+def _next_words(text: str, end: int, count: int) -> list[str]:
+    return [m.group(0).lower() for m in _LATIN_WORD.finditer(text, end, end + 60)][:count]
+
+
+def _en_demonym_ok(text: str, hit: _Hit) -> bool:
+    """A demonym names the state only before a word for its government, forces or officials."""
+    if _DEMONYM_OFF.match(text, hit.end):
+        return False
+    surface = text[hit.start : hit.end]
+    # "British and French diplomats": step over the other demonyms of a coordination.
+    after = hit.end
+    while True:
+        coordinated = _COORDINATED_DEMONYM.match(text, after)
+        if coordinated is None:
+            break
+        after = coordinated.end()
+    following = _next_words(text, after, 3)
+    if any(word in _GOV_NOUNS_EN for word in following):
+        # "Russian air strikes", "the Chinese foreign ministry" - but not "Russian tourists
+        # near the army base": the government word must come before any other noun-like word.
+        for word in following:
+            if word in _GOV_NOUNS_EN:
+                return True
+            if word not in _GOV_ADJECTIVES_EN:
+                return False
+    if surface.endswith("s") and text[max(0, hit.start - 4) : hit.start].lower() == "the ":
+        verb = _PLURAL_DEMONYM_VERB.match(text, hit.end)
+        return verb is not None and verb.group(1) in _GOV_VERBS
+    return False
+
+
+_GOV_ADJECTIVES_EN = _words(
+    "foreign defence defense armed air naval military top senior former chief state "
+    "government federal national central special security intelligence nuclear border "
+    "prime deputy vice acting new military's"
+)
+
+
+def _fr_demonym_ok(text: str, hit: _Hit) -> bool:
+    """French puts the demonym after its noun: "l'armée russe", "le ministre russe"."""
+    before = re.findall(r"[\w’'-]+", text[max(0, hit.start - 40) : hit.start])
+    words = [w.split("'")[-1].split("’")[-1].lower() for w in before[-2:]]
+    return any(word in _GOV_NOUNS_FR for word in words)
+
+
+def _fr_capital_ok(text: str, hit: _Hit) -> bool:
+    if _FOLLOWED_BY_NAME.match(text, hit.end):
+        return False
+    before = re.findall(r"[\w’'-]+", text[max(0, hit.start - 30) : hit.start])
+    if not before:
+        return True
+    prev = before[-1].split("'")[-1].split("’")[-1].lower()
+    if text[max(0, hit.start - 2) : hit.start] in ("d'", "d’"):
+        return True  # "la position d'Ottawa"
+    return prev not in _FR_PLACE_WORDS
+
+
+def _ru_capital_ok(text: str, hit: _Hit) -> bool:
+    """Nominative "Москва настаивает" is the government; "в Москве" is the place."""
+    before = re.findall(r"[А-Яа-яЁё-]+", text[max(0, hit.start - 40) : hit.start])
+    prev = lemma(before[-1]) if before else ""
+    if prev in _RU_PLACE_LEMMAS:
+        return False
+    word = re.match(r"[А-Яа-яЁё-]+", text[hit.start : hit.end])
+    grammemes = russian_case(word.group(0)) if word else frozenset()
+    if "nomn" in grammemes:
+        return True
+    if prev in _RU_RELATION_LEMMAS or prev in ("с", "между", "против", "для", "к"):
+        return True
+    # "между Москвой и Киевом": the second of a coordination after a relational word.
+    return "ablt" in grammemes and any(lemma(w) in ("между", "с") for w in before[-4:])
+
+
+def _ru_demonym_ok(text: str, hit: _Hit) -> bool:
+    """Russian puts the demonym before its noun: "российский МИД", "американские военные"."""
+    after = re.findall(r"[А-Яа-яЁё-]+", text[hit.end : hit.end + 60])[:2]
+    return any(lemma(word) in _GOV_LEMMAS_RU for word in after)
+
+
+def _build(fields: Sequence[tuple[Field, str]], found: Sequence[FoundActor]) -> list[ActorTag]:
+    values = dict(fields)
+    tags: list[tuple[tuple[int, int], ActorTag]] = []
+    for actor in found:
+        evidence = sorted(
+            {
+                (fld, start, end): Evidence(
+                    start=start, end=end, text=values[fld][start:end], field=fld
                 )
-            )
-        return tags
+                for fld, start, end in actor.spans
+            }.values(),
+            key=_evidence_key,
+        )
+        if not evidence:
+            continue
+        tag = ActorTag(
+            actor_id=actor.actor_id,
+            name=actor.name,
+            type=actor.type,
+            wikidata=actor.wikidata,
+            in_catalogue=actor.in_catalogue,
+            role=actor.role,
+            mentions=evidence,
+        )
+        tags.append((_evidence_key(evidence[0]), tag))
+    tags.sort(key=lambda pair: pair[0])
+    return [tag for _, tag in tags]
 
 
 def _evidence_key(ev: Evidence) -> tuple[int, int]:
     # Mentions in the title come first, then mentions in the text, by offset.
     return (0 if ev.field == "title" else 1, ev.start)
-
-
-def _text_of(fields: Sequence[tuple[Field, str]], name: Field) -> str:
-    for fld, value in fields:
-        if fld == name:
-            return value
-    raise KeyError(name)

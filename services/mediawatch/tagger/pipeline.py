@@ -24,8 +24,9 @@ from mediawatch.schemas import (
     Tone,
 )
 from mediawatch.tagger.actors import ActorResolver, load_actor_catalogue
-from mediawatch.tagger.language import detect_language
+from mediawatch.tagger.language import resolve_language
 from mediawatch.tagger.matcher import Document, ThemeMatcher
+from mediawatch.tagger.ner import RecogniserPool
 from mediawatch.tagger.settings import TaggerSettings
 from mediawatch.tagger.stance import StanceModel, StancePrediction, aggregate, article_tone
 from mediawatch.tagger.text import sentence_of, sentence_spans
@@ -67,12 +68,13 @@ class Tagger:
         *,
         max_chars: int = 100_000,
         max_stance_mentions: int = 8,
+        open_world: bool = True,
     ) -> Tagger:
         themes = ThemeMatcher.from_file(themes_file)
         catalogue = load_actor_catalogue(actors_file)
         return cls(
             themes,
-            ActorResolver(catalogue),
+            ActorResolver(catalogue, RecogniserPool() if open_world else None),
             StanceModel.load(),
             max_chars=max_chars,
             max_stance_mentions=max_stance_mentions,
@@ -89,6 +91,7 @@ class Tagger:
             settings.actors_file,
             max_chars=settings.max_chars,
             max_stance_mentions=settings.max_stance_mentions,
+            open_world=settings.open_world_actors,
         )
 
     def tag(self, article: ArticleFetched, *, now: datetime | None = None) -> ArticleTagged:
@@ -96,7 +99,7 @@ class Tagger:
         text = article.text
         truncated = len(text) > self.max_chars
         tagged_text = text[: self.max_chars] if truncated else text
-        language = article.language or detect_language(tagged_text)
+        language = resolve_language(article.language, tagged_text, article.title)
         document = Document(
             tagged_text,
             title=article.title,
@@ -111,7 +114,9 @@ class Tagger:
         after_themes = time.perf_counter()
         actors = [
             self._with_sentences(actor, tagged_text, sentences, article.title)
-            for actor in self.actors.resolve(tagged_text, title=article.title or None)
+            for actor in self.actors.resolve(
+                tagged_text, title=article.title or None, language=language
+            )
         ]
         after_actors = time.perf_counter()
         stances = [self._actor_stance(actor, tagged_text, sentences) for actor in actors]

@@ -1,0 +1,871 @@
+"""Every actor of an article, not only the catalogue's: the open-world stage.
+
+The catalogue matcher (:mod:`mediawatch.tagger.actors`) hands over the catalogue mentions it
+accepted and every span it claimed. This stage adds, from the language's named-entity
+recogniser (:mod:`mediawatch.tagger.ner`):
+
+* people and organisations outside the catalogue, with a stable id from their type and
+  normalised name (``person:jane-okafor``, ``org:baltic-security-institute``, Cyrillic names
+  transliterated) and ``in_catalogue: false``;
+* typos of catalogue names, caught conservatively: a name of two words or more within a small
+  edit distance of a catalogue name ("Sergei Lavorv") resolves to that actor;
+* later short forms of a name joined to it within the article: "Kushner" and "Mr. Kushner"
+  after "Jared Kushner", "EPA" after "Environmental Protection Agency (EPA)";
+* outlets only cited as sources ("told Reuters", "according to CNN", "(AP) -"), bylines and
+  photo credits, recorded with ``role: source`` rather than as actors of the story.
+
+English articles also keep the citation finder of :mod:`mediawatch.tagger.people`, which
+catches a cited surname alone ("As Vattel argued") that a recogniser tends to miss.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Literal, cast
+
+import yaml
+from rapidfuzz import fuzz, process
+
+from mediawatch.tagger.catalogue import Actor, ActorCatalogue, ActorType
+from mediawatch.tagger.morphology import name_gender, nominative
+from mediawatch.tagger.ner import NamedSpan, RecogniserPool
+from mediawatch.tagger.people import CitedPeopleFinder, Field, person_slug
+
+__all__ = ["CatalogueHit", "FoundActor", "OpenWorldFinder", "actor_slug"]
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+Role = Literal["actor", "source"]
+
+_TYPO_SCORE = 88.0
+_LEADING_WORDS = _words(
+    "the The a A an An la La le Le les Les l' l’ L' L’ des Des du Du de De this This that "
+    "That former Former ex-"
+)
+_PERSON_TITLES = _words(
+    "Mr Mr. Mrs Mrs. Ms Ms. Dr Dr. Prof Prof. Professor President Premier Prime Minister "
+    "Chancellor General Gen Gen. Senator Sen Sen. Rep Rep. Governor Gov Gov. Ambassador Judge "
+    "Justice Sir Dame Lord Lady King Queen Prince Princess Pope Chairman Chief Vice Deputy "
+    "Secretary Spokesman Spokeswoman Colonel Col Col. Captain Capt Capt. Lieutenant Lt Lt. "
+    "Sergeant Sgt Sgt. Admiral Adm Adm. Rev Rev. Reverend Father Sheikh Emir Commissioner "
+    "Director Mayor Attorney Officer Detective Inspector Speaker Leader Minister Marshal "
+    "Major Commander Cpl Cpl. Pvt Pvt. Staff M. Mme Monsieur Madame Maître Général"
+)
+_PRODUCT_WORDS = _words(
+    "Watch iPhone iPhones iPad iPads Mac MacBook iMac Pay Store SDK Kit App Apps OS iOS "
+    "Kindle Kindles Galaxy Android Windows Xbox PlayStation Pixel Echo Alexa Siri Glass Steel "
+    "Edition Plus Pro Max Mini Air"
+)
+_NOT_PEOPLE = _words(
+    "God Allah Jesus Christ Lord Satan Santa Batman Superman Spiderman Ebola Twitter Facebook "
+    "Instagram YouTube Google Apple Snapchat Reddit WhatsApp Telegram iPhone iPad Watch Siri "
+    "Alexa Windows Android Mac"
+)
+_MEDIUM_AFTER = re.compile(
+    r"[’'s]*\s+(?:video|videos|post|posts|account|accounts|page|pages|user|users|feed|"
+    r"channel|clip|tweet|tweets|photo|photos|live|chat|message|messages|handle|app|search)\b"
+)
+_MEDIUM_BEFORE = re.compile(r"(?:\b(?:on|via|through|over|onto|to|across)\s+(?:the\s+)?)$", re.I)
+_MEDIA_WORDS = _words(
+    "News Times Post Press Daily Journal Herald Gazette Tribune Magazine Radio TV Television "
+    "Channel Network Agency Telegraph Guardian Observer Chronicle Mail Express Mirror Globe "
+    "Sinmun Shimbun Online Report Reporter Insider Today Weekly Monitor Dispatch Wire"
+)
+_CITE_BEFORE = re.compile(
+    r"(?:\b(?:told|to|according\s+to|reported\s+by|via|by|with|from|cited\s+by|quoted\s+by|"
+    r"interview\s+with|wrote\s+in|writing\s+in|speaking\s+to|spoke\s+to|said\s+to|told\s+the|"
+    r"selon|à|au|d'après|a\s+déclaré\s+à|a\s+indiqué\s+à|сообщает|сообщил|сообщила|"
+    r"передает|передаёт|пишет|по\s+данным|по\s+словам|со\s+ссылкой\s+на|в\s+интервью)"
+    r"\s+(?:the\s+|le\s+|la\s+|les\s+)?)$|\(\s*$",
+    re.I,
+)
+_CITE_AFTER = re.compile(
+    r"(?:\s*\)|['’]s\s+\w+\s+(?:reported|said|wrote)|\s+(?:reported|reports|reporting|quoted|"
+    r"cited|contributed|has\s+reported|had\s+reported|said\s+in\s+a\s+report|reporter|"
+    r"correspondent|news\s+agency|report(?:ed)?\s+that|a\s+rapporté|rapporte|сообщает|"
+    r"сообщило|пишет|передает|передаёт|отмечает)\b)",
+    re.I,
+)
+_BYLINE_BEFORE = re.compile(
+    r"(?:(?:(?:Additional\s+)?(?:[Rr]eporting|[Ee]diting|[Ww]riting|[Ww]ritten|[Cc]ompiled|"
+    r"[Ee]dited)\s+by|[Pp]hoto(?:graph)?(?:\s+by|\s*:)|[Ii]mage(?:\s+by|\s*:)|[Cc]redit\s*:|"
+    r"[Ff]ollow|^By|\n\s*By)\s+(?:(?:[\w.-]+\s+){1,3}(?:in\s+\w+\s+)?(?:and|,)\s+)*)$"
+)
+_SPLIT_TOKEN = re.compile(r"[^\s]+")
+_CYRILLIC = str.maketrans(
+    {
+        "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "e", "ж": "zh",
+        "з": "z", "и": "i", "й": "y", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o",
+        "п": "p", "р": "r", "с": "s", "т": "t", "у": "u", "ф": "f", "х": "kh", "ц": "ts",
+        "ч": "ch", "ш": "sh", "щ": "shch", "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "yu",
+        "я": "ya", "і": "i", "ї": "yi", "є": "ye", "ґ": "g",
+    }
+)  # fmt: skip
+_PREFIX = {"person": "person", "organisation": "org", "bloc": "org", "treaty": "treaty"}
+
+
+def actor_slug(name: str) -> str:
+    """The id part of an open-world actor: lower case ASCII words joined by hyphens."""
+    text = name.lower().translate(_CYRILLIC)
+    return person_slug(text) or "unnamed"
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogueHit:
+    """A catalogue mention the matcher accepted."""
+
+    field: str
+    start: int
+    end: int
+    actor: Actor
+    demonym: bool = False
+
+
+@dataclass
+class FoundActor:
+    """One actor of the article with all its mention spans (field, start, end)."""
+
+    actor_id: str
+    name: str
+    type: ActorType
+    in_catalogue: bool
+    wikidata: str | None = None
+    role: Role = "actor"
+    spans: list[tuple[str, int, int]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Name:
+    field: str
+    start: int
+    end: int
+    label: str  # person | organisation
+    text: str
+
+
+@lru_cache(maxsize=1)
+def _outlets() -> frozenset[str]:
+    path = resources.files("mediawatch.tagger") / "data" / "outlets.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return frozenset(str(name) for name in data["outlets"])
+
+
+@lru_cache(maxsize=1)
+def _regions() -> frozenset[str]:
+    """Names of every ISO 3166-2 subdivision (Rajasthan, Guerrero, Misrata): places that a
+    recogniser sometimes takes for a person or an organisation."""
+    import pycountry
+
+    names: set[str] = set()
+    for sub in pycountry.subdivisions:
+        name = re.sub(r"\s*\(.*?\)", "", str(sub.name)).strip()
+        names.add(_fold(name))
+    return frozenset(names)
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"[^\w]+", " ", plain).strip()
+
+
+class OpenWorldFinder:
+    """Add the actors the catalogue does not know; see the module docstring."""
+
+    def __init__(self, catalogue: ActorCatalogue, recognisers: RecogniserPool | None) -> None:
+        self._recognisers = recognisers
+        self._cited = CitedPeopleFinder()
+        self._fuzzy: dict[str, tuple[list[str], list[Actor]]] = {}
+        self._catalogue = catalogue
+
+    def _fuzzy_names(self, language: str) -> tuple[list[str], list[Actor]]:
+        """Catalogue names of two words or more (people and organisations), folded."""
+        cached = self._fuzzy.get(language)
+        if cached is None:
+            names: list[str] = []
+            owners: list[Actor] = []
+            for actor in self._catalogue:
+                if actor.type == "state":
+                    continue
+                forms = [actor.name, *actor.en().aliases]
+                local = actor.forms.get(language)
+                if local is not None and language != "en":
+                    forms += local.aliases
+                for name in dict.fromkeys(forms):
+                    if " " in name.strip() and len(name) >= 8:
+                        names.append(_fold(name))
+                        owners.append(actor)
+            cached = self._fuzzy[language] = (names, owners)
+        return cached
+
+    def find(
+        self,
+        fields: Sequence[tuple[str, str]],
+        language: str,
+        hits: Sequence[CatalogueHit],
+        claimed: Mapping[str, Sequence[tuple[int, int]]],
+        accepted: Mapping[str, Sequence[tuple[int, int]]] | None = None,
+    ) -> list[FoundActor]:
+        """The catalogue's actors from ``hits`` plus everyone else the text names.
+
+        ``claimed`` are the spans of every catalogue match, ``accepted`` those kept: a name
+        may grow out of a rejected match ("Paris Saint-Germain", "Moscow State University")
+        but never overlap a kept one."""
+        found: dict[str, FoundActor] = {}
+        for hit in hits:
+            actor = hit.actor
+            entry = found.get(actor.id)
+            if entry is None:
+                entry = found[actor.id] = FoundActor(
+                    actor.id, actor.name, actor.type, True, actor.wikidata
+                )
+            entry.spans.append((hit.field, hit.start, hit.end))
+        values = dict(fields)
+        taken = {name: sorted(spans) for name, spans in claimed.items()}
+        recogniser = self._recognisers.get(language) if self._recognisers else None
+        names: list[_Name] = []
+        kept = accepted if accepted is not None else taken
+        states = {(hit.field, hit.start, hit.end): hit for hit in hits if hit.actor.type == "state"}
+        for fld, value in fields:
+            spans = recogniser.find(value) if recogniser is not None else []
+            if language == "en":
+                spans = [*spans, *_institution_names(value)]
+            for name in self._names(
+                fld, value, spans, taken.get(fld, ()), kept.get(fld, ()), language, states
+            ):
+                names.append(name)
+                # A person or an organisation whose name holds a state's ("Louise Ireland",
+                # "Free Syrian Army"): that state mention was part of the name.
+                for key in [
+                    k for k in states if k[0] == fld and name.start <= k[1] and k[2] <= name.end
+                ]:
+                    hit = states.pop(key)
+                    entry = found.get(hit.actor.id)
+                    if entry is not None:
+                        entry.spans.remove((fld, hit.start, hit.end))
+                        if not entry.spans:
+                            del found[hit.actor.id]
+        names = self._retype(
+            names,
+            [e.name.split()[-1] for e in found.values() if e.type == "person" and " " in e.name],
+        )
+        self._add_people(found, names, values, taken, language)
+        self._add_organisations(found, names, values, taken, language)
+        if language == "en":
+            self._add_cited(found, fields, taken)
+        self._mark_sources(found, values)
+        return [entry for entry in found.values() if _supported(entry, values)]
+
+    # ------------------------------------------------------------------ candidates
+
+    def _names(
+        self,
+        fld: str,
+        text: str,
+        spans: Sequence[NamedSpan],
+        taken: Sequence[tuple[int, int]],
+        kept: Sequence[tuple[int, int]],
+        language: str,
+        states: Mapping[tuple[str, int, int], CatalogueHit],
+    ) -> Iterable[_Name]:
+        seen: list[tuple[int, int]] = []
+        for span in spans:  # the recogniser's first, then the institution pattern's
+            if span.label not in ("person", "organisation"):
+                continue
+            for label, start, end in _split_affiliation(text, span):
+                start, end = _trim(text, start, end, label)
+                if end - start < 2 or _overlaps(seen, start, end):
+                    continue
+                if _overlaps(kept, start, end) and not _holds_state(
+                    text, start, end, kept, states, fld
+                ):
+                    continue
+                if _overlaps(taken, start, end) and not _outgrows(taken, start, end):
+                    continue
+                if not _plausible(text, start, end, label, language):
+                    continue
+                seen.append((start, end))
+                seen.sort()
+                yield _Name(fld, start, end, label, text[start:end])
+
+    def _typo_of(self, surface: str, language: str) -> Actor | None:
+        if " " not in surface.strip() or len(surface) < 8:
+            return None
+        names, owners = self._fuzzy_names(language)
+        best = process.extractOne(
+            _fold(surface), names, scorer=fuzz.ratio, score_cutoff=_TYPO_SCORE
+        )
+        if best is None:
+            return None
+        candidate = owners[best[2]]
+        # Conservative: same number of words and the same initial of every word.
+        target = names[best[2]].split()
+        words = _fold(surface).split()
+        if len(words) != len(target) or any(
+            a[:1] != b[:1] for a, b in zip(words, target, strict=False)
+        ):
+            return None
+        return candidate
+
+    @staticmethod
+    def _retype(names: Sequence[_Name], known_surnames: Iterable[str] = ()) -> list[_Name]:
+        """Fix the recogniser's commonest confusions: an outlet read as a person ("Xinhua
+        said"), a person's surname read as an organisation ("Doocy", after "Steve Doocy")."""
+        outlets = _outlets()
+        surnames = {
+            n.text.split()[-1] for n in names if n.label == "person" and len(n.text.split()) > 1
+        } | set(known_surnames)
+        out = []
+        for n in names:
+            if n.label == "person" and n.text in outlets:
+                n = _Name(n.field, n.start, n.end, "organisation", n.text)
+            elif n.label == "organisation" and n.text in surnames:
+                n = _Name(n.field, n.start, n.end, "person", n.text)
+            out.append(n)
+        return out
+
+    def _add_people(
+        self,
+        found: dict[str, FoundActor],
+        names: Sequence[_Name],
+        values: Mapping[str, str],
+        taken: Mapping[str, Sequence[tuple[int, int]]],
+        language: str,
+    ) -> None:
+        entry: FoundActor | None
+        people = [n for n in names if n.label == "person"]
+        full = [n for n in people if len(n.text.split()) > 1]
+        single = [n for n in people if len(n.text.split()) == 1]
+        by_surname: dict[str, FoundActor] = {}
+        by_first: dict[str, list[FoundActor]] = {}
+        for known in found.values():
+            if known.type == "person":
+                parts = known.name.split()
+                if len(parts) > 1:
+                    by_surname.setdefault(_fold(parts[-1]), known)
+                    by_first.setdefault(_fold(parts[0]), []).append(known)
+        for name in full:
+            typo = self._typo_of(name.text, language)
+            if typo is not None:
+                entry = found.setdefault(
+                    typo.id, FoundActor(typo.id, typo.name, typo.type, True, typo.wikidata)
+                )
+                entry.spans.append((name.field, name.start, name.end))
+                continue
+            canonical = _person_name(name.text, language)
+            actor_id = f"person:{actor_slug(canonical)}"
+            parts = canonical.split()
+            entry = found.get(actor_id)
+            if entry is None:
+                # "James Foley" after "James Wright Foley", "Jim Foley" after "James Foley": the
+                # same surname and a compatible given name ("Lucy Somers" is not "Luke Somers").
+                same = by_surname.get(_fold(parts[-1]))
+                if same is not None and _same_given_name(same.name.split()[0], parts[0]):
+                    entry = same
+            if entry is None:
+                entry = found[actor_id] = FoundActor(actor_id, canonical, "person", False)
+            entry.spans.append((name.field, name.start, name.end))
+            by_surname.setdefault(_fold(parts[-1]), entry)
+            by_first.setdefault(_fold(parts[0]), []).append(entry)
+        for name in single:
+            key = _fold(_person_name(name.text, language))
+            entry = by_surname.get(key)
+            if entry is None and len({id(e) for e in by_first.get(key, [])}) == 1:
+                entry = by_first[key][0]
+            if entry is None:
+                entry = _part_of(key, by_surname.values())
+            if entry is None:
+                canonical = _person_name(name.text, language)
+                actor_id = f"person:{actor_slug(canonical)}"
+                entry = found.get(actor_id)
+                if entry is None:
+                    entry = found[actor_id] = FoundActor(actor_id, canonical, "person", False)
+            entry.spans.append((name.field, name.start, name.end))
+        # Every further occurrence of an open-world person's full name or surname is a mention.
+        self._more_mentions(
+            [e for e in found.values() if e.type == "person" and not e.in_catalogue],
+            values,
+            taken,
+            language,
+            surnames=True,
+        )
+
+    def _add_organisations(
+        self,
+        found: dict[str, FoundActor],
+        names: Sequence[_Name],
+        values: Mapping[str, str],
+        taken: Mapping[str, Sequence[tuple[int, int]]],
+        language: str,
+    ) -> None:
+        acronyms: dict[str, FoundActor] = {}
+        entry: FoundActor | None
+        for name in (n for n in names if n.label == "organisation"):
+            typo = self._typo_of(name.text, language)
+            if typo is not None:
+                entry = found.setdefault(
+                    typo.id, FoundActor(typo.id, typo.name, typo.type, True, typo.wikidata)
+                )
+                entry.spans.append((name.field, name.start, name.end))
+                continue
+            surface = name.text
+            joined = acronyms.get(surface)
+            if joined is not None:
+                joined.spans.append((name.field, name.start, name.end))
+                continue
+            canonical = _organisation_name(surface, language)
+            actor_id = f"org:{actor_slug(canonical)}"
+            entry = found.get(actor_id)
+            if entry is None:
+                entry = found[actor_id] = FoundActor(actor_id, canonical, "organisation", False)
+            entry.spans.append((name.field, name.start, name.end))
+            acronym = _declared_acronym(values[name.field], name.end)
+            if acronym:
+                acronyms[acronym] = entry
+        # "Environmental Protection Agency (EPA)": the acronym, wherever it recurs, joins it.
+        for acronym, entry in acronyms.items():
+            alias = found.pop(f"org:{actor_slug(acronym)}", None)
+            if alias is not None and alias is not entry and not alias.in_catalogue:
+                entry.spans.extend(alias.spans)
+        self._more_mentions(
+            [e for e in found.values() if e.type == "organisation" and not e.in_catalogue],
+            values,
+            taken,
+            language,
+            surnames=False,
+            extra=acronyms,
+        )
+
+    def _add_cited(
+        self,
+        found: dict[str, FoundActor],
+        fields: Sequence[tuple[str, str]],
+        taken: Mapping[str, Sequence[tuple[int, int]]],
+    ) -> None:
+        # A cited name ("As Vattel argued") is a person even where the recogniser said
+        # organisation: open-world organisations do not block it, and it takes them over.
+        occupied = {
+            name: sorted(
+                [
+                    *taken.get(name, ()),
+                    *(
+                        (s, e)
+                        for a in found.values()
+                        if a.in_catalogue or a.type == "person"
+                        for f, s, e in a.spans
+                        if f == name
+                    ),
+                ]
+            )
+            for name, _ in fields
+        }
+        surnames = {
+            _fold(entry.name.split()[-1]): entry
+            for entry in found.values()
+            if entry.type == "person" and entry.name.split()
+        }
+        for person in self._cited.find(cast(Sequence[tuple[Field, str]], fields), occupied):
+            spans = set(person.spans)
+            for key in [
+                k
+                for k, a in found.items()
+                if a.type == "organisation" and not a.in_catalogue and spans & set(a.spans)
+            ]:
+                del found[key]
+            entry = found.get(person.actor_id) or surnames.get(_fold(person.name.split()[-1]))
+            if entry is None:
+                entry = found[person.actor_id] = FoundActor(
+                    person.actor_id, person.name, "person", False
+                )
+            entry.spans.extend(person.spans)
+
+    def _more_mentions(
+        self,
+        entries: Sequence[FoundActor],
+        values: Mapping[str, str],
+        taken: Mapping[str, Sequence[tuple[int, int]]],
+        language: str,
+        *,
+        surnames: bool,
+        extra: Mapping[str, FoundActor] | None = None,
+    ) -> None:
+        if language == "ru":
+            return  # inflected forms: the recogniser's own spans are the mentions
+        keys: dict[str, FoundActor] = {}
+        for entry in entries:
+            for fld, start, end in entry.spans:
+                keys.setdefault(values[fld][start:end], entry)
+            if surnames:
+                parts = entry.name.split()
+                if len(parts) > 1 and len(parts[-1]) > 2:
+                    keys.setdefault(parts[-1], entry)
+        for acronym, entry in (extra or {}).items():
+            keys.setdefault(acronym, entry)
+        if not keys:
+            return
+        pattern = re.compile(
+            r"(?<![\w'’-])(?:"
+            + "|".join(map(re.escape, sorted(keys, key=len, reverse=True)))
+            + r")(?![\w-])"
+        )
+        for fld, text in values.items():
+            spans_taken = sorted(
+                [*taken.get(fld, ()), *((s, e) for a in entries for f, s, e in a.spans if f == fld)]
+            )
+            for match in pattern.finditer(text):
+                if _overlaps(spans_taken, match.start(), match.end()):
+                    continue
+                entry = keys[match.group(0)]
+                entry.spans.append((fld, match.start(), match.end()))
+
+    def _mark_sources(self, found: dict[str, FoundActor], values: Mapping[str, str]) -> None:
+        outlets = _outlets()
+        for entry in found.values():
+            if entry.type == "person":
+                if entry.spans and all(
+                    _BYLINE_BEFORE.search(values[f][max(0, s - 60) : s]) for f, s, _ in entry.spans
+                ):
+                    entry.role = "source"
+                continue
+            if entry.type not in ("organisation", "bloc"):
+                continue
+            outlet = entry.name in outlets or any(
+                values[f][s:e] in outlets for f, s, e in entry.spans
+            )
+            if outlet:
+                # A known outlet is a source unless the story is about it: it hires, airs,
+                # publishes, is sued or banned.
+                if not any(_in_story(values[f], s, e) for f, s, e in entry.spans):
+                    entry.role = "source"
+                continue
+            if not set(entry.name.split()) & _MEDIA_WORDS:
+                continue
+            if all(_cites(values[f], s, e) for f, s, e in entry.spans):
+                entry.role = "source"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _overlaps(spans: Sequence[tuple[int, int]], start: int, end: int) -> bool:
+    from bisect import bisect_left
+
+    i = bisect_left(spans, (start, start))
+    if i > 0 and spans[i - 1][1] > start:
+        return True
+    return i < len(spans) and spans[i][0] < end
+
+
+_INSTITUTION = re.compile(
+    r"\b(?:(?:[A-Z][\w'’.-]*|and|the|&)[ ]+){0,6}?"
+    r"(?:Centre|Center|Institute|Institution|Foundation|Council|Committee|Commission|"
+    r"Observatory|Association|Society|Forum|Fund|Trust|Alliance|League|Front|Brigades?|"
+    r"Police|Department|Ministry|Agency|Bureau|Authority|Court|Tribunal|Party|Union|"
+    r"University|College|Academy|Bank|Corporation|Company|Group|Holdings|Advisory|Partners|"
+    r"Network|Coalition|Movement|Army|Corps|Command|Guard)"
+    r"(?:[ ]+(?:of|for|on)(?:[ ]+the)?(?:[ ]+[A-Z][\w'’-]*)+)?"
+)
+_INSTITUTION_LEAD = re.compile(r"(?:(?:and|the|&)[ ]+)+")
+_HEAD_WORDS = _words(
+    "Centre Center Institute Institution Foundation Council Committee Commission Observatory "
+    "Association Society Forum Fund Trust Alliance League Front Brigade Brigades Police "
+    "Department Ministry Agency Bureau Authority Court Tribunal Party Union University "
+    "College Academy Bank Corporation Company Group Holdings Advisory Partners Network "
+    "Coalition Movement Army Corps Command Guard"
+)
+
+
+def _institution_names(text: str) -> list[NamedSpan]:
+    """Capitalised names with an institution's head word ("Centre for Danube Studies",
+    "Cumbria Police"), which the English recogniser misses when they are rare."""
+    out = []
+    for match in _INSTITUTION.finditer(text):
+        start, end = match.start(), match.end()
+        lead = _INSTITUTION_LEAD.match(text, start, end)
+        if lead is not None:
+            start = lead.end()
+        words = text[start:end].split()
+        if len(words) < 2 or not words[0][:1].isupper() or words[0] in _LEADING_WORDS:
+            continue
+        out.append(NamedSpan(start, end, "organisation"))
+    return out
+
+
+def _split_affiliation(text: str, span: NamedSpan) -> list[tuple[str, int, int]]:
+    """ "Lukas Brandt of Meridian Risk Advisory": a person and an organisation."""
+    inner = re.search(r"[ ]+(?:of|from|at)[ ]+(?=[A-Z])", text[span.start : span.end])
+    if inner is None or span.label not in ("person", "organisation"):
+        return [(span.label, span.start, span.end)]
+    cut, resume = span.start + inner.start(), span.start + inner.end()
+    head = text[span.start : cut].split()
+    if span.label == "organisation" and not (
+        2 <= len(head) <= 3 and all(w[:1].isupper() for w in head) and not set(head) & _HEAD_WORDS
+    ):
+        return [(span.label, span.start, span.end)]
+    return [("person", span.start, cut), ("organisation", resume, span.end)]
+
+
+def _holds_state(
+    text: str,
+    start: int,
+    end: int,
+    kept: Sequence[tuple[int, int]],
+    states: Mapping[tuple[str, int, int], CatalogueHit],
+    fld: str,
+) -> bool:
+    """The name strictly contains only state mentions, each after a capitalised word of the
+    name ("Louise Ireland", "Free Syrian Army") or a state's full name before two more words
+    ("United States Drug Enforcement Agency")."""
+    inside = [(s, e) for s, e in kept if s < end and e > start]
+    for s, e in inside:
+        hit = states.get((fld, s, e))
+        if hit is None or s < start or e > end or (s, e) == (start, end):
+            return False
+        before = text[start:s].split()
+        after = text[e:end].split()
+        if before and before[-1][:1].isupper():
+            continue
+        if not hit.demonym and len(after) >= 2 and all(w[:1].isupper() for w in after[:2]):
+            continue
+        return False
+    return True
+
+
+def _outgrows(taken: Sequence[tuple[int, int]], start: int, end: int) -> bool:
+    """The name reaches past every claimed span it overlaps ("Paris Saint-Germain")."""
+    return all(
+        (s <= start and e < end) or (s > start and e <= end) or (s == start and e < end)
+        for s, e in taken
+        if s < end and e > start
+    )
+
+
+def _trim(text: str, start: int, end: int, label: str) -> tuple[int, int]:
+    """Strip articles, titles, a possessive and punctuation from a recognised name; cut it at
+    a dash, a slash or a newline ("Steve Wozniak - who", "Justin Sullivan/Getty Images")."""
+    cut = re.search(r"\s[-–—]\s|/|\n|\s\(", text[start:end])
+    if cut is not None:
+        end = start + cut.start()
+    while end > start and not text[end - 1].isalnum() and text[end - 1] not in ".)":
+        end -= 1
+    if text[end - 2 : end] in ("'s", "’s"):
+        end -= 2
+    elif text[end - 1 : end] in ("'", "’"):
+        end -= 1
+    while True:
+        while start < end and not text[start].isalnum():
+            start += 1
+        token = _SPLIT_TOKEN.match(text, start)
+        if token is None or token.end() >= end:
+            break
+        word = token.group(0)
+        elision = re.match(r"^[LlDd]['’]", word)
+        if word in _LEADING_WORDS or (label == "person" and word in _PERSON_TITLES):
+            start = token.end()
+            continue
+        if elision is not None:
+            start += 2
+            continue
+        break
+    if text[end - 1 : end] == "." and not re.search(
+        r"\b[A-Z]\.$|\b(?:Jr|Sr|Inc|Co|Corp)\.$", text[start:end]
+    ):
+        end -= 1
+    return start, end
+
+
+_PLACE_HEADS = _words(
+    "Building Memorial Hill Square Street Avenue Road Airport Bridge Tower Stadium Arena Park "
+    "Station Mall Beach Island Valley Mountain River Lake Peninsula Sea Ocean Gulf Desert Bay "
+    "Coast Canal Highway Boulevard Plaza Cathedral Mosque Temple Church"
+)
+_DOCUMENT_HEADS = _words(
+    "Strategy Doctrine Act Treaty Accord Accords Agreement Plan Report Review Initiative "
+    "Programme Program Declaration Charter Law Bill Resolution Memorandum Protocol Convention "
+    "Statement Communique Concept Guidelines Directive Regulation Order"
+)
+_GENERIC_ORG_WORDS = _words(
+    "Foreign Defence Defense Interior Health Justice Finance Economy Trade Energy Education "
+    "State National Federal Central Public Security Affairs Human Rights Supreme High General "
+    "Ministry Department Office Agency Bureau Authority Court Police Army Navy Force Forces "
+    "Air Government Council Committee Commission Parliament Senate Assembly Cabinet Party "
+    "Union Bank Service Services Intelligence Military Armed Royal Special Joint Command of "
+    "for the and Home Environment Transport Labour Labor Agriculture Culture"
+)
+_WORK_BEFORE = re.compile(
+    r"\b(?:film|movie|book|novel|series|show|song|album|game|documentary|play|sequel|"
+    r"episode|musical|biopic|thriller|comedy|drama|franchise)\s+(?:the\s+)?$",
+    re.I,
+)
+
+
+def _quoted(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - 1) : start]
+    after = text[end : end + 1]
+    return before in ("“", '"', "«") and after in ("”", '"', "»", ",", ".")
+
+
+def _headline_line(text: str, start: int) -> bool:
+    """The name sits on a line in title case ("Mexico Demand Answers For Missing Students"),
+    where a recogniser takes every capitalised run for a name."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    line = text[line_start : line_end if line_end >= 0 else len(text)]
+    words = re.findall(r"[A-Za-z][\w'’-]*", line)
+    if len(words) < 4 or line.rstrip().endswith((".", "?", "!", ":", '"', "”")):
+        return False
+    small = {"a", "an", "the", "of", "for", "and", "in", "on", "to", "at", "by", "with"}
+    capitalised = [w for w in words if w.lower() not in small]
+    return bool(capitalised) and all(w[:1].isupper() for w in capitalised)
+
+
+def _plausible(text: str, start: int, end: int, label: str, language: str) -> bool:
+    surface = text[start:end]
+    words = surface.split()
+    if language == "en" and surface not in _outlets() and _headline_line(text, start):
+        return False
+    if _fold(surface) in _regions():
+        return False
+    if not words or len(words) > 8:
+        return False
+    if any(ch.isdigit() for ch in surface) or "@" in surface or "#" in surface or "http" in surface:
+        return False
+    if not any(w[:1].isupper() for w in words):
+        return False
+    if "\n" in surface:
+        return False
+    if label == "person":
+        if len(words) > 5 or surface.isupper() or words[0][:1].islower():
+            return False
+        if any(w in _NOT_PEOPLE for w in words):
+            return False
+        return not (len(words) == 1 and _common_word(text, surface))
+    # organisations
+    if words[-1] in _DOCUMENT_HEADS:
+        return False  # "U.S. National Defense Strategy": a document, not its author
+    if all(w in _GENERIC_ORG_WORDS for w in words):
+        return False  # "the Foreign Ministry": which one, the text must say
+    if words[-1] in _PLACE_HEADS:
+        return False  # "Empire State Building", "Parliament Hill": a place
+    if _WORK_BEFORE.search(text[max(0, start - 25) : start]) or _quoted(text, start, end):
+        return False  # "the film American Hustle", "“The Dark Knight”": a work
+    if surface in _NOT_PEOPLE and (
+        _MEDIUM_AFTER.match(text, end) or _MEDIUM_BEFORE.search(text[max(0, start - 20) : start])
+    ):
+        return False  # "on Twitter", "a YouTube video": the medium, not the company
+    if len(words) == 1 and len(surface) > 4 and _common_word(text, surface):
+        return False
+    # "Apple Watch", "Apple Pay": a product, not the company.
+    return not (any(w in _PRODUCT_WORDS for w in words[1:]) or words[-1] in _PRODUCT_WORDS)
+
+
+def _common_word(text: str, word: str) -> bool:
+    """A capitalised word the text also uses in lower case is a common noun."""
+    lower = word.lower()
+    if lower == word:
+        return True
+    return re.search(r"(?<![\w-])" + re.escape(lower) + r"(?![\w-])", text) is not None
+
+
+_ACTING_AFTER = re.compile(
+    r"\s*(?:['’]s\b|,\s+(?:a|an|the|who|which)\b|\s+(?:has|have|had|is|was|will|would|"
+    r"could|can|did|does|said|says|told|announced|unveiled|launched|released|reported|"
+    r"confirmed|denied|claimed|added|argued|warned|stated|spokesman|spokeswoman|spokesperson|"
+    r"chief|head|officials?)\b)"
+)
+_ACTING_BEFORE = re.compile(
+    r"(?:\b(?:said|told|according\s+to|by|of|from|at|with|for|and|to|against|between|"
+    r"joined|spokesman\s+for|member\s+of|head\s+of|chief\s+of|leader\s+of|founder\s+of|"
+    r"selon|de|du|des|по\s+словам|заявил|заявила|сообщил)\s+(?:the\s+)?)$",
+    re.I,
+)
+
+
+def _supported(entry: FoundActor, values: Mapping[str, str]) -> bool:
+    """An open-world actor named by one word once, with nothing around it that reads as an
+    actor ("Frantic", "Justice" in a headline-cased phrase), is too weak to report."""
+    if entry.in_catalogue or entry.role == "source" or " " in entry.name.strip():
+        return True
+    if len(entry.spans) > 1:
+        return True
+    fld, start, end = entry.spans[0]
+    text = values[fld]
+    before = text[max(0, start - 30) : start].split()
+    if entry.type == "person" and before and before[-1] in _PERSON_TITLES:
+        return True  # "President Kennedy", "Sgt Cherry"
+    return bool(
+        _ACTING_AFTER.match(text, end) or _ACTING_BEFORE.search(text[max(0, start - 30) : start])
+    )
+
+
+def _same_given_name(first: str, second: str) -> bool:
+    a, b = _fold(first), _fold(second)
+    if a == b:
+        return True
+    short, long = sorted((a, b), key=len)
+    return len(short) <= 3 and long.startswith(short[:2]) and short[:1] == long[:1]
+
+
+def _part_of(key: str, people: Iterable[FoundActor]) -> FoundActor | None:
+    """The one person whose name contains ``key`` as a word ("Jong" in "Kim Jong-un")."""
+    owners = {
+        id(p): p
+        for p in people
+        if key in re.split(r"[\s-]+", _fold(p.name).replace(" ", " "))
+        or key in _fold(p.name).split()
+    }
+    return next(iter(owners.values())) if len(owners) == 1 else None
+
+
+def _person_name(surface: str, language: str) -> str:
+    if language == "ru":
+        words = surface.split()
+        gender = name_gender(words[0]) if len(words) > 1 else None
+        return " ".join(nominative(word, gender) for word in words)
+    return surface
+
+
+def _organisation_name(surface: str, language: str) -> str:
+    return surface
+
+
+def _declared_acronym(text: str, end: int) -> str | None:
+    match = re.match(r"\s*\(\s*([A-ZА-Я][A-ZА-Я0-9&.-]{1,9})\s*\)", text[end : end + 20])
+    return match.group(1) if match else None
+
+
+_STORY_BEFORE = re.compile(
+    r"(?:\b(?:(?:website|site|office|offices|bureau|journalists?|staff|correspondents?|owner|"
+    r"editors?|licen[cs]e|broadcasts?|accreditation|coverage)\s+of|blocked|banned|closed|"
+    r"raided|fined|shut\s+down|employed\s+by|work(?:ed|s|ing)?\s+for|hired\s+by|freelanc\w*\s+for|"
+    r"(?:journalist|reporter|photographer|editor|correspondent)\s+(?:for|with|at)|sued|banned|"
+    r"against|boycott\w*)\s+(?:the\s+)?)$",
+    re.I,
+)
+_STORY_AFTER = re.compile(
+    r"['’]?s?\s+(?:hired|employed|fired|aired|broadcast|banned|sued|apologi[sz]ed|"
+    r"published\s+(?:his|her|their|a\s+photo)|retracted|settled|paid|bought|sold|"
+    r"launched|announced\s+(?:it|that\s+it))\b",
+    re.I,
+)
+
+
+def _in_story(text: str, start: int, end: int) -> bool:
+    return bool(
+        _STORY_BEFORE.search(text[max(0, start - 40) : start]) or _STORY_AFTER.match(text, end)
+    )
+
+
+def _cites(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - 40) : start]
+    return bool(_CITE_BEFORE.search(before) or _CITE_AFTER.match(text, end)) or bool(
+        _BYLINE_BEFORE.search(text[max(0, start - 60) : start])
+    )
