@@ -45,7 +45,7 @@ from mediawatch.tagger.catalogue import (
     ActorType,
     load_actor_catalogue,
 )
-from mediawatch.tagger.morphology import lemma, lemmatise, russian_case
+from mediawatch.tagger.morphology import lemma, lemma_variants, lemmatise, russian_case
 from mediawatch.tagger.ner import RecogniserPool
 from mediawatch.tagger.openworld import CatalogueHit, FoundActor, OpenWorldFinder
 
@@ -320,13 +320,11 @@ class _LemmaTable:
     def __init__(self, entries: Sequence[tuple[str, int, int, bool]]) -> None:
         table: dict[str, tuple[int, int, bool]] = {}
         for alias, actor, kind, _ in entries:
-            key = lemmatise(alias).joined
-            if len(key) < 3:
-                continue
             upper = alias.isupper() and len(alias) <= 5
-            old = table.get(key)
-            if old is None or (old[0] == actor and kind < old[1]):
-                table[key] = (actor, kind, upper)
+            for key in _alias_keys(alias):
+                old = table.get(key)
+                if old is None or (old[0] == actor and kind < old[1]):
+                    table[key] = (actor, kind, upper)
         automaton: Any = ahocorasick.Automaton()
         for key, (actor, kind, upper) in table.items():
             automaton.add_word(key, (len(key), actor, kind, upper))
@@ -345,6 +343,26 @@ class _LemmaTable:
                 continue  # "ЕС" (the EU) is not "ес"
             raw.append((start, -end, actor, kind))
         return _leftmost_longest(raw)
+
+
+def _alias_keys(alias: str) -> list[str]:
+    """The lemma sequences under which a Russian alias is indexed: its own, and those of the
+    inflected forms of each word (at most 24 per alias)."""
+    words = [alias[m.start() : m.end()] for m in _RU_ALIAS_WORD.finditer(alias)]
+    if not words:
+        return []
+    keys = [lemmatise(alias).joined]
+    combos: list[list[str]] = [[]]
+    for word in words:
+        combos = [c + [v] for c in combos for v in lemma_variants(word)][:24]
+    for combo in combos:
+        key = " " + " ".join(combo) + " "
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+_RU_ALIAS_WORD = re.compile(r"[0-9A-Za-zА-Яа-яЁё]+(?:[-‐][0-9A-Za-zА-Яа-яЁё]+)*")
 
 
 class ActorResolver:

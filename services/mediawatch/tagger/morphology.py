@@ -24,6 +24,7 @@ from mediawatch.tagger.query import Node, Term
 __all__ = [
     "LemmaText",
     "lemma",
+    "lemma_variants",
     "lemmatise",
     "name_gender",
     "nominative",
@@ -54,6 +55,39 @@ def _parse(word: str) -> tuple[str, frozenset[str]]:
         best = next((p for p in parses if _PROPER & set(map(str, p.tag.grammemes))), best)
     grammemes = frozenset(str(g) for g in best.tag.grammemes)
     return str(best.normal_form).replace("ё", "е"), grammemes
+
+
+@lru_cache(maxsize=20_000)
+def lemma_variants(word: str) -> tuple[str, ...]:
+    """Every lemma that an inflected form of ``word`` is read as.
+
+    A text's "Шольца" may be read as a form of "Шольц" or as the nominative of a feminine
+    "Шольца"; indexing an alias under the lemmas of all its forms finds it either way."""
+    if not re.search("[А-Яа-яЁё]", word):
+        return (word.lower(),)
+    out = [lemma(word)]
+    capitalised = word[:1].isupper()
+    forms: list[str] = []
+    for parse in _analyser().parse(word)[:3]:
+        forms.extend(str(form.word) for form in parse.lexeme)
+    if capitalised and len(word) > 3:
+        # Surnames the dictionary does not know ("Токаев" read as a form of "токай"): the
+        # case endings a text would put on them, as the text's own lemmas will read them.
+        stem = word[:-1] if word[-1] in "аяйоеыьи" else word
+        forms.extend(word + end for end in _NAME_ENDINGS)
+        forms.extend(stem + end for end in _NAME_ENDINGS)
+    for text in forms:
+        if capitalised:
+            text = text[:1].upper() + text[1:]
+        variant = lemma(text)
+        if variant not in out:
+            out.append(variant)
+        if len(out) >= 16:
+            break
+    return tuple(out)
+
+
+_NAME_ENDINGS = ("а", "у", "ом", "ым", "ем", "е", "ы", "и", "ой", "ей", "ю", "ого", "ому", "им")
 
 
 def lemma(word: str) -> str:
