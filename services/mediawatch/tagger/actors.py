@@ -459,7 +459,14 @@ class ActorResolver:
                 accepted[name].append(hit)
                 present.add(hit.actor)
         catalogue_hits = [
-            CatalogueHit(name, hit.start, hit.end, self._actors[hit.actor], hit.kind == _DEMONYM)
+            CatalogueHit(
+                name,
+                hit.start,
+                hit.end,
+                self._actors[hit.actor],
+                demonym=hit.kind == _DEMONYM,
+                name_like=hit.kind == _NAME_LIKE,
+            )
             for name, kept in accepted.items()
             for hit in kept
         ]
@@ -609,7 +616,12 @@ _LOCATIVE_EN = _words(
     "enter entering back out over reached returned travelled traveled flew"
 )
 _LOCATIVE_CHAIN = re.compile(
-    r"\b(\w+)\s+(?:the\s+)?(?:[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)?\s*(?:,\s*and|,|and|or)\s+(?:the\s+)?)+$"
+    r"\b(\w+)\s+(?:the\s+)?(?:(?:either|both)\s+)?(?:[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)?\s*(?:,\s*and|,|and|or)\s+(?:the\s+)?)+$"
+)
+_PLACE_AFTER = re.compile(
+    r"(?:[-‐–]based\b|(?:[-‐–][A-Z][a-z]+)?\s+(?:border|borders|frontier|coast|coastline)\b|"
+    r"['’]s\s+(?:civil\s+)?(?:war|conflict|crisis|border|borders|coast|north|south|east|west|"
+    r"capital|cities|city|towns|provinces?|regions?|territory|soil|airspace|waters)\b)"
 )
 _PEOPLE_OF = re.compile(
     r"\b(?:citizens?|residents?|nationals?|natives?|people|population|passport|passports|"
@@ -636,10 +648,15 @@ def _locative(lang: str, text: str, hit: _Hit) -> bool:
         return True  # "Atlanta, Georgia": a region after its city
     if lang == "en":
         chain = _LOCATIVE_CHAIN.search(text, max(0, hit.start - 120), hit.start)
-        if chain is not None and chain.group(1).lower() in _LOCATIVE_EN:
-            return True  # "in Iraq and Syria", "from Britain, France and Turkey"
-    if lang == "en" and re.match(r"[-‐–]based\b", text[hit.end : hit.end + 7]):
-        return True  # "the Britain-based Observatory"
+        if chain is not None and (
+            chain.group(1).lower() in _LOCATIVE_EN
+            or _PEOPLE_OF.search(text, max(0, chain.start() - 40), chain.end(1) + 1)
+        ):
+            return True  # "in Iraq and Syria", "citizens of Britain, Turkey and South Africa"
+    if lang == "en" and _PLACE_AFTER.match(text, hit.end):
+        return True  # "the Britain-based Observatory", "the Syria-Jordan border", "Syria's war"
+    if lang == "en" and re.search(r"\b[A-Z][a-z]+[-‐–]$", text[max(0, hit.start - 20) : hit.start]):
+        return True  # the second half of "Syria-Jordan"
     window = text[max(0, hit.start - 60) : hit.start]
     if lang == "en" and _PEOPLE_OF.search(window):
         return True  # "citizens of Britain"

@@ -77,7 +77,7 @@ _MEDIUM_BEFORE = re.compile(r"(?:\b(?:on|via|through|over|onto|to|across)\s+(?:t
 _MEDIA_WORDS = _words(
     "News Times Post Press Daily Journal Herald Gazette Tribune Magazine Radio TV Television "
     "Channel Network Agency Telegraph Guardian Observer Chronicle Mail Express Mirror Globe "
-    "Sinmun Shimbun Online Report Reporter Insider Today Weekly Monitor Dispatch Wire"
+    "Sinmun Shimbun Online Report Reporter Insider Today Weekly Monitor Dispatch Wire Review"
 )
 _CITE_BEFORE = re.compile(
     r"(?:\b(?:told|to|according\s+to|reported\s+by|via|by|with|from|cited\s+by|quoted\s+by|"
@@ -127,6 +127,7 @@ class CatalogueHit:
     end: int
     actor: Actor
     demonym: bool = False
+    name_like: bool = False  # a state name that doubles as a given name ("Jordan")
 
 
 @dataclass
@@ -149,6 +150,32 @@ class _Name:
     end: int
     label: str  # person | organisation
     text: str
+    before: str = ""  # the text just before the name
+
+
+def _with_context(name: _Name, values: Mapping[str, str]) -> _Name:
+    text = values[name.field]
+    return _Name(
+        name.field,
+        name.start,
+        name.end,
+        name.label,
+        name.text,
+        text[max(0, name.start - 30) : name.start],
+    )
+
+
+_ORG_APPOSITIVE = re.compile(
+    r"\b(?:think[ -]tank|site|website|group|company|firm|agency|newspaper|magazine|outlet|"
+    r"blog|network|organi[sz]ation|charity|startup|maker|manufacturer|partner|supplier)\s+$",
+    re.I,
+)
+
+
+def _org_appositive(name: _Name) -> bool:
+    """ "think tank Quilliam", "fact-checking site Snopes": a one-word name after the kind
+    of organisation it is."""
+    return " " not in name.text and _ORG_APPOSITIVE.search(name.before) is not None
 
 
 @lru_cache(maxsize=1)
@@ -254,7 +281,7 @@ class OpenWorldFinder:
                         if not entry.spans:
                             del found[hit.actor.id]
         names = self._retype(
-            names,
+            [_with_context(n, values) for n in names],
             [e.name.split()[-1] for e in found.values() if e.type == "person" and " " in e.name],
         )
         self._add_people(found, names, values, taken, language)
@@ -325,10 +352,10 @@ class OpenWorldFinder:
         } | set(known_surnames)
         out = []
         for n in names:
-            if n.label == "person" and n.text in outlets:
-                n = _Name(n.field, n.start, n.end, "organisation", n.text)
+            if n.label == "person" and (n.text in outlets or _org_appositive(n)):
+                n = _Name(n.field, n.start, n.end, "organisation", n.text, n.before)
             elif n.label == "organisation" and n.text in surnames:
-                n = _Name(n.field, n.start, n.end, "person", n.text)
+                n = _Name(n.field, n.start, n.end, "person", n.text, n.before)
             out.append(n)
         return out
 
@@ -368,7 +395,10 @@ class OpenWorldFinder:
                 # "James Foley" after "James Wright Foley", "Jim Foley" after "James Foley": the
                 # same surname and a compatible given name ("Lucy Somers" is not "Luke Somers").
                 same = by_surname.get(_fold(parts[-1]))
-                if same is not None and _same_given_name(same.name.split()[0], parts[0]):
+                if same is not None and (
+                    _same_given_name(same.name.split()[0], parts[0])
+                    or _tail_of(canonical, same.name)
+                ):
                     entry = same
             if entry is None:
                 entry = found[actor_id] = FoundActor(actor_id, canonical, "person", False)
@@ -378,8 +408,13 @@ class OpenWorldFinder:
         for name in single:
             key = _fold(_person_name(name.text, language))
             entry = by_surname.get(key)
-            if entry is None and len({id(e) for e in by_first.get(key, [])}) == 1:
-                entry = by_first[key][0]
+            firsts = list({id(e): e for e in by_first.get(key, [])}.values())
+            if entry is None and len(firsts) == 1:
+                entry = firsts[0]
+            elif entry is None and sum(e.in_catalogue for e in firsts) == 1:
+                entry = next(e for e in firsts if e.in_catalogue)  # "Fidel": Fidel Castro
+            elif entry is None and firsts:
+                entry = max(firsts, key=lambda e: len(e.spans))  # the one the story is about
             if entry is None:
                 entry = _part_of(key, by_surname.values())
             if entry is None:
@@ -430,6 +465,33 @@ class OpenWorldFinder:
             acronym = _declared_acronym(values[name.field], name.end)
             if acronym:
                 acronyms[acronym] = entry
+        # "Cumbrian Police" and "Cumbria Police": one organisation spelt two ways.
+        open_orgs = [e for e in found.values() if e.type == "organisation" and not e.in_catalogue]
+        for i, first in enumerate(open_orgs):
+            for second in open_orgs[i + 1 :]:
+                if (
+                    second.actor_id in found
+                    and first.actor_id in found
+                    and (fuzz.ratio(_fold(first.name), _fold(second.name)) >= 90)
+                ):
+                    first.spans.extend(second.spans)
+                    del found[second.actor_id]
+        # "the Observatory" after "the Syrian Observatory for Human Rights", "Fox" after "Fox
+        # News": a shorter name whose words all belong to one longer name joins it.
+        open_orgs = [e for e in found.values() if e.type == "organisation" and not e.in_catalogue]
+        for short in open_orgs:
+            words = set(_fold(short.name).split())
+            longer = [
+                e
+                for e in found.values()
+                if e is not short
+                and e.type in ("organisation", "bloc")
+                and len(e.name) > len(short.name)
+                and words <= set(_fold(e.name).split())
+            ]
+            if len(longer) == 1 and short.actor_id in found:
+                longer[0].spans.extend(short.spans)
+                del found[short.actor_id]
         # "Environmental Protection Agency (EPA)": the acronym, wherever it recurs, joins it.
         for acronym, entry in acronyms.items():
             alias = found.pop(f"org:{actor_slug(acronym)}", None)
@@ -472,7 +534,12 @@ class OpenWorldFinder:
             for entry in found.values()
             if entry.type == "person" and entry.name.split()
         }
+        values = dict(fields)
         for person in self._cited.find(cast(Sequence[tuple[Field, str]], fields), occupied):
+            if any(w in _NOT_PEOPLE for w in re.split(r"[\s’']+", person.name)):
+                continue  # "Valentine’s Day", "Oscar"
+            if _fold(person.name) in _regions():
+                continue
             spans = set(person.spans)
             for key in [
                 k
@@ -627,6 +694,8 @@ def _holds_state(
     inside = [(s, e) for s, e in kept if s < end and e > start]
     for s, e in inside:
         hit = states.get((fld, s, e))
+        if hit is not None and hit.name_like and (s, e) == (start, end):
+            continue  # "his brother, Jordan, said": the recogniser read a person
         if hit is None or s < start or e > end or (s, e) == (start, end):
             return False
         before = text[start:s].split()
@@ -668,7 +737,11 @@ def _trim(text: str, start: int, end: int, label: str) -> tuple[int, int]:
             break
         word = token.group(0)
         elision = re.match(r"^[LlDd]['’]", word)
-        if word in _LEADING_WORDS or (label == "person" and word in _PERSON_TITLES):
+        if (
+            word in _LEADING_WORDS
+            or (label == "person" and word in _PERSON_TITLES)
+            or re.search(r"[-‐–](?:based|led|backed)$", word)
+        ):
             start = token.end()
             continue
         if elision is not None:
@@ -688,7 +761,7 @@ _PLACE_HEADS = _words(
     "Coast Canal Highway Boulevard Plaza Cathedral Mosque Temple Church"
 )
 _DOCUMENT_HEADS = _words(
-    "Strategy Doctrine Act Treaty Accord Accords Agreement Plan Report Review Initiative "
+    "Strategy Doctrine Act Treaty Accord Accords Agreement Plan Initiative "
     "Programme Program Declaration Charter Law Bill Resolution Memorandum Protocol Convention "
     "Statement Communique Concept Guidelines Directive Regulation Order"
 )
@@ -698,13 +771,29 @@ _GENERIC_ORG_WORDS = _words(
     "Ministry Department Office Agency Bureau Authority Court Police Army Navy Force Forces "
     "Air Government Council Committee Commission Parliament Senate Assembly Cabinet Party "
     "Union Bank Service Services Intelligence Military Armed Royal Special Joint Command of "
-    "for the and Home Environment Transport Labour Labor Agriculture Culture"
+    "for the and Home Environment Transport Labour Labor Agriculture Culture Veterans"
 )
 _WORK_BEFORE = re.compile(
     r"\b(?:film|movie|book|novel|series|show|song|album|game|documentary|play|sequel|"
     r"episode|musical|biopic|thriller|comedy|drama|franchise)\s+(?:the\s+)?$",
     re.I,
 )
+
+
+_WORK_AFTER = re.compile(
+    r"[’'s]*\s+(?:film|films|movie|movies|series|franchise|trilogy|novel|novels|book|books|"
+    r"saga|sequel|biopic|album|song|show|character|role|costume|suit)\b",
+    re.I,
+)
+_POSSESSED = re.compile(r"\b[A-Z][a-z]+['’]s\s+$")
+
+
+def _is_work(text: str, start: int, end: int) -> bool:
+    return bool(
+        _WORK_BEFORE.search(text[max(0, start - 25) : start])
+        or _WORK_AFTER.match(text, end)
+        or _quoted(text, start, end)
+    )
 
 
 def _quoted(text: str, start: int, end: int) -> bool:
@@ -745,17 +834,22 @@ def _plausible(text: str, start: int, end: int, label: str, language: str) -> bo
     if label == "person":
         if len(words) > 5 or surface.isupper() or words[0][:1].islower():
             return False
+        if _is_work(text, start, end) or _POSSESSED.search(text[max(0, start - 20) : start]):
+            return False  # "the James Bond series", "Bale’s Batman"
         if any(w in _NOT_PEOPLE for w in words):
             return False
         return not (len(words) == 1 and _common_word(text, surface))
     # organisations
     if words[-1] in _DOCUMENT_HEADS:
         return False  # "U.S. National Defense Strategy": a document, not its author
-    if all(w in _GENERIC_ORG_WORDS for w in words):
+    if re.fullmatch(r"[A-Z]{2,}s", surface):
+        return False  # "MPs": people, not an organisation
+    content = [w for w in words if w not in ("of", "for", "the", "and")]
+    if len(content) <= 2 and all(w in _GENERIC_ORG_WORDS for w in words):
         return False  # "the Foreign Ministry": which one, the text must say
     if words[-1] in _PLACE_HEADS:
         return False  # "Empire State Building", "Parliament Hill": a place
-    if _WORK_BEFORE.search(text[max(0, start - 25) : start]) or _quoted(text, start, end):
+    if _is_work(text, start, end):
         return False  # "the film American Hustle", "“The Dark Knight”": a work
     if surface in _NOT_PEOPLE and (
         _MEDIUM_AFTER.match(text, end) or _MEDIUM_BEFORE.search(text[max(0, start - 20) : start])
@@ -779,11 +873,14 @@ _ACTING_AFTER = re.compile(
     r"\s*(?:['’]s\b|,\s+(?:a|an|the|who|which)\b|\s+(?:has|have|had|is|was|will|would|"
     r"could|can|did|does|said|says|told|announced|unveiled|launched|released|reported|"
     r"confirmed|denied|claimed|added|argued|warned|stated|spokesman|spokeswoman|spokesperson|"
-    r"chief|head|officials?)\b)"
+    r"chief|head|officials?|[a-z]+ed|plans|wants|makes|sells|says|hopes|expects|aims)\b)"
 )
 _ACTING_BEFORE = re.compile(
     r"(?:\b(?:said|told|according\s+to|by|of|from|at|with|for|and|to|against|between|"
     r"joined|spokesman\s+for|member\s+of|head\s+of|chief\s+of|leader\s+of|founder\s+of|"
+    r"partner|supplier|maker|company|firm|group|site|website|outlet|tank|agency|startup|"
+    r"rival|giant|manufacturer|retailer|publisher|brand|carrier|operator|newspaper|"
+    r"magazine|broadcaster|network|channel|blog|militia|faction|movement|"
     r"selon|de|du|des|по\s+словам|заявил|заявила|сообщил)\s+(?:the\s+)?)$",
     re.I,
 )
@@ -806,9 +903,26 @@ def _supported(entry: FoundActor, values: Mapping[str, str]) -> bool:
     )
 
 
+_NICKNAMES = {
+    "jim": "james", "jimmy": "james", "bill": "william", "will": "william", "bob": "robert",
+    "rob": "robert", "mike": "michael", "tom": "thomas", "dick": "richard", "rick": "richard",
+    "joe": "joseph", "tony": "anthony", "andy": "andrew", "dave": "david", "steve": "steven",
+    "ben": "benjamin", "chris": "christopher", "dan": "daniel", "nick": "nicholas",
+    "alex": "alexander", "sasha": "alexander", "liz": "elizabeth", "beth": "elizabeth",
+    "kate": "katherine", "sam": "samuel", "ted": "edward", "ed": "edward", "jack": "john",
+}  # fmt: skip
+
+
+def _tail_of(short: str, long: str) -> bool:
+    """ "Castro Odinga" ends "Fidel Castro Odinga"; "Jong Un" ends "Kim Jong-un"."""
+    a = re.split(r"[\s-]+", _fold(short))
+    b = re.split(r"[\s-]+", _fold(long))
+    return len(a) < len(b) and b[-len(a) :] == a
+
+
 def _same_given_name(first: str, second: str) -> bool:
     a, b = _fold(first), _fold(second)
-    if a == b:
+    if a == b or _NICKNAMES.get(a, a) == _NICKNAMES.get(b, b):
         return True
     short, long = sorted((a, b), key=len)
     return len(short) <= 3 and long.startswith(short[:2]) and short[:1] == long[:1]
