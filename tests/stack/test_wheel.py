@@ -29,7 +29,11 @@ def test_wheel_holds_services_schemas_and_data(tmp_path: Path) -> None:
         "mediawatch/stack/up.py",
         "mediawatch/tagger/data/stance_model.json",
         "mediawatch/tagger/data/stance_cues.yaml",
-        "mediawatch/tagger/data/demonyms.yaml",
+        "mediawatch/tagger/data/catalogue/states.yaml",
+        "mediawatch/tagger/data/catalogue/people.yaml",
+        "mediawatch/tagger/data/catalogue/organisations.yaml",
+        "mediawatch/tagger/data/catalogue/treaties.yaml",
+        "mediawatch/tagger/data/outlets.yaml",
     ):
         assert required in names, required
     assert not any(name.startswith("tests/") for name in names)

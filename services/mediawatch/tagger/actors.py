@@ -203,7 +203,7 @@ _GOV_NOUNS_EN = _words(
     "battalion brigade units unit contingent peacekeepers marines special secret "
     "counter-terrorism counterterrorism interior justice judiciary courts court prosecutors "
     "investigators agents agency agencies space nuclear regulators regulator watchdog censors "
-    "judges officers"
+    "judges officers arsenal arsenals warheads"
 )
 _GOV_NOUNS_FR = _words(
     "gouvernement armée armées forces troupes militaires ministre ministres ministère "
@@ -618,6 +618,13 @@ _LOCATIVE_EN = _words(
 _LOCATIVE_CHAIN = re.compile(
     r"\b(\w+)\s+(?:the\s+)?(?:(?:either|both)\s+)?(?:[A-Z][\w.'’-]*(?:\s+[A-Z][\w.'’-]*)?\s*(?:,\s*and|,|and|or)\s+(?:the\s+)?)+$"
 )
+_PARTY_TO = re.compile(
+    r"\b(?:war|wars|invasion|conflict|occupation|aggression|attack|attacks|offensive|"
+    r"intervention|guerre|conflit|agression|война|войны|войне|вторжение|вторжения|конфликт|"
+    r"конфликта|агрессия)\s+(?:in|on|against|of|with|en|contre|de|d'|в|на|против|с)\s*"
+    r"(?:the\s+|l['’]\s*|la\s+)?$",
+    re.I,
+)
 _PLACE_AFTER = re.compile(
     r"(?:[-‐–]based\b|(?:[-‐–][A-Z][a-z]+)?\s+(?:border|borders|frontier|coast|coastline)\b|"
     r"['’]s\s+(?:civil\s+)?(?:war|conflict|crisis|border|borders|coast|north|south|east|west|"
@@ -655,9 +662,9 @@ def _locative(lang: str, text: str, hit: _Hit) -> bool:
             return True  # "in Iraq and Syria", "citizens of Britain, Turkey and South Africa"
     if lang == "en" and _PLACE_AFTER.match(text, hit.end):
         return True  # "the Britain-based Observatory", "the Syria-Jordan border", "Syria's war"
-    if lang == "en" and re.search(r"\b[A-Z][a-z]+[-‐–]$", text[max(0, hit.start - 20) : hit.start]):
-        return True  # the second half of "Syria-Jordan"
     window = text[max(0, hit.start - 60) : hit.start]
+    if _PARTY_TO.search(window):
+        return False  # "the war in Ukraine", "l'invasion de l'Ukraine": a party, not a place
     if lang == "en" and _PEOPLE_OF.search(window):
         return True  # "citizens of Britain"
     window = _COMPASS_BEFORE.sub("", window)
@@ -717,7 +724,7 @@ def _en_demonym_ok(text: str, hit: _Hit) -> bool:
 _GOV_ADJECTIVES_EN = _words(
     "foreign defence defense armed air naval military top senior former chief state "
     "government federal national central special security intelligence nuclear border "
-    "prime deputy vice acting new military's"
+    "prime deputy vice acting new military's strategic conventional"
 )
 
 

@@ -54,6 +54,6 @@ def resolve_language(declared: str | None, text: str, title: str = "") -> str | 
     if guess is None:
         return hint or None
     language, score = guess
-    if hint and language != hint and score < CONFIDENT:
+    if hint and language != hint and (score < CONFIDENT or len(_WORD.findall(text)) < 4):
         return hint
     return language

@@ -20,6 +20,7 @@ from typing import Any
 import snowballstemmer
 
 from mediawatch.tagger.query import Node, Term
+from mediawatch.tagger.text import fold
 
 __all__ = [
     "LemmaText",
@@ -34,6 +35,7 @@ __all__ = [
 
 _RU_WORD = re.compile(r"[0-9A-Za-zА-Яа-яЁё]+(?:[-‐][0-9A-Za-zА-Яа-яЁё]+)*")
 _STEMMERS = {"ru": "russian", "fr": "french"}
+_WRITTEN_WORD = re.compile(r"[^\W_]+(?:[*?][^\W_]*)*[*?]?")
 _PROPER = frozenset({"Surn", "Name", "Patr", "Geox", "Orgn", "Abbr", "Trad"})
 
 
@@ -168,9 +170,14 @@ def _stemmer(language: str) -> Any:
 
 
 def _stem_token(token: str, language: str) -> str:
-    if "*" in token or "?" in token or len(token) < 4 or not token.isalpha():
+    if len(token) < 4 or not token.isalpha():
         return token
-    stem = str(_stemmer(language).stemWord(token))
+    # A Russian term may be written in any case ("неделимой"): stem its dictionary form, so
+    # that the stem is a prefix of every other form ("неделимая", "неделимость").
+    base = lemma(token) if language == "ru" else token
+    stem = str(_stemmer(language).stemWord(base))
+    if not token.startswith(stem):
+        stem = str(_stemmer(language).stemWord(token))
     if len(stem) < 3:
         return token
     return stem + "*"
@@ -183,9 +190,16 @@ def stem_query(node: Node, language: str) -> Node:
     if isinstance(node, Term):
         if node.cased is not None:
             return node
-        return dataclasses.replace(
-            node, tokens=tuple(_stem_token(t, language) for t in node.tokens)
+        # Stem the words as written (folding has already turned "й" into "и"), then fold
+        # the stems the way the document's tokens are folded.
+        written = _WRITTEN_WORD.findall(node.raw)
+        if len(written) != len(node.tokens):
+            written = list(node.tokens)
+        tokens = tuple(
+            token if "*" in token or "?" in token else fold(_stem_token(word, language))
+            for token, word in zip(node.tokens, written, strict=True)
         )
+        return dataclasses.replace(node, tokens=tokens)
     changes: dict[str, Any] = {}
     for fld in dataclasses.fields(node):
         value = getattr(node, fld.name)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -623,8 +624,6 @@ class OpenWorldFinder:
 
 
 def _overlaps(spans: Sequence[tuple[int, int]], start: int, end: int) -> bool:
-    from bisect import bisect_left
-
     i = bisect_left(spans, (start, start))
     if i > 0 and spans[i - 1][1] > start:
         return True
@@ -805,15 +804,32 @@ def _quoted(text: str, start: int, end: int) -> bool:
 def _headline_line(text: str, start: int) -> bool:
     """The name sits on a line in title case ("Mexico Demand Answers For Missing Students"),
     where a recogniser takes every capitalised run for a name."""
-    line_start = text.rfind("\n", 0, start) + 1
-    line_end = text.find("\n", start)
-    line = text[line_start : line_end if line_end >= 0 else len(text)]
-    words = re.findall(r"[A-Za-z][\w'’-]*", line)
-    if len(words) < 4 or line.rstrip().endswith((".", "?", "!", ":", '"', "”")):
-        return False
+    starts, headlines = _lines(text)
+    return starts[bisect_right(starts, start) - 1] in headlines
+
+
+@lru_cache(maxsize=8)
+def _lines(text: str) -> tuple[list[int], frozenset[int]]:
+    """The start of every line, and of the lines written in title case (computed once per
+    text: an article's names all ask)."""
+    starts: list[int] = []
+    headlines: set[int] = set()
     small = {"a", "an", "the", "of", "for", "and", "in", "on", "to", "at", "by", "with"}
-    capitalised = [w for w in words if w.lower() not in small]
-    return bool(capitalised) and all(w[:1].isupper() for w in capitalised)
+    position = 0
+    for line in text.split("\n"):
+        starts.append(position)
+        if len(line) <= 300 and not line.rstrip().endswith((".", "?", "!", ":", '"', "”")):
+            words = re.findall(r"[A-Za-z][\w'’-]*", line)
+            capitalised = [w for w in words if w.lower() not in small]
+            if len(words) >= 4 and capitalised and all(w[:1].isupper() for w in capitalised):
+                headlines.add(position)
+        position += len(line) + 1
+    return starts, frozenset(headlines)
+
+
+@lru_cache(maxsize=8)
+def _lower_words(text: str) -> frozenset[str]:
+    return frozenset(re.findall(r"(?<![\w-])[^\W\d_][\w'’]*(?![\w-])", text))
 
 
 def _plausible(text: str, start: int, end: int, label: str, language: str) -> bool:
@@ -864,9 +880,7 @@ def _plausible(text: str, start: int, end: int, label: str, language: str) -> bo
 def _common_word(text: str, word: str) -> bool:
     """A capitalised word the text also uses in lower case is a common noun."""
     lower = word.lower()
-    if lower == word:
-        return True
-    return re.search(r"(?<![\w-])" + re.escape(lower) + r"(?![\w-])", text) is not None
+    return lower == word or lower in _lower_words(text)
 
 
 _ACTING_AFTER = re.compile(
