@@ -152,6 +152,7 @@ class _Name:
     label: str  # person | organisation
     text: str
     before: str = ""  # the text just before the name
+    keeps_state: bool = False  # "Iraqi Ministry of Health": the state stays an actor too
 
 
 def _with_context(name: _Name, values: Mapping[str, str]) -> _Name:
@@ -270,6 +271,8 @@ class OpenWorldFinder:
                 fld, value, spans, taken.get(fld, ()), kept.get(fld, ()), language, states
             ):
                 names.append(name)
+                if name.keeps_state:
+                    continue
                 # A person or an organisation whose name holds a state's ("Louise Ireland",
                 # "Free Syrian Army"): that state mention was part of the name.
                 for key in [
@@ -312,17 +315,22 @@ class OpenWorldFinder:
                 start, end = _trim(text, start, end, label)
                 if end - start < 2 or _overlaps(seen, start, end):
                     continue
+                keeps_state = False
                 if _overlaps(kept, start, end) and not _holds_state(
                     text, start, end, kept, states, fld
                 ):
-                    continue
+                    keeps_state = label == "organisation" and _state_body(
+                        text, start, end, kept, states, fld
+                    )
+                    if not keeps_state:
+                        continue
                 if _overlaps(taken, start, end) and not _outgrows(taken, start, end):
                     continue
                 if not _plausible(text, start, end, label, language):
                     continue
                 seen.append((start, end))
                 seen.sort()
-                yield _Name(fld, start, end, label, text[start:end])
+                yield _Name(fld, start, end, label, text[start:end], keeps_state=keeps_state)
 
     def _typo_of(self, surface: str, language: str) -> Actor | None:
         if " " not in surface.strip() or len(surface) < 8:
@@ -705,6 +713,31 @@ def _holds_state(
             continue
         return False
     return True
+
+
+_STATE_BODY_HEADS = _words(
+    "Ministry Army Navy Force Forces Embassy Police Department Agency Parliament Guard "
+    "Command Council Court Office Government Cabinet Senate Assembly Service Services Corps"
+)
+
+
+def _state_body(
+    text: str,
+    start: int,
+    end: int,
+    kept: Sequence[tuple[int, int]],
+    states: Mapping[tuple[str, int, int], CatalogueHit],
+    fld: str,
+) -> bool:
+    """ "Iraqi Ministry of Health", "Jordanian Air Force": a body of the state named first;
+    both the organisation and the state are actors."""
+    inside = [(s, e) for s, e in kept if s < end and e > start]
+    if len(inside) != 1 or inside[0][0] != start or inside[0][1] >= end:
+        return False
+    if (fld, *inside[0]) not in states:
+        return False
+    rest = text[inside[0][1] : end].split()
+    return any(word in _STATE_BODY_HEADS for word in rest)
 
 
 def _outgrows(taken: Sequence[tuple[int, int]], start: int, end: int) -> bool:
