@@ -119,7 +119,7 @@ def test_gold_file_errors_name_the_line(tmp_path: Path) -> None:
 
 def test_the_labelled_set_is_well_formed() -> None:
     lines = [json.loads(line) for line in GOLD.read_text(encoding="utf-8").splitlines()]
-    assert len(lines) >= 60
+    assert len(lines) >= 100
     splits = [line["split"] for line in lines]
     assert splits.count("heldout") >= 25 and splits.count("dev") >= 25
     assert len({line["body_id"] for line in lines}) == len(lines)

@@ -354,7 +354,7 @@ def _alias_keys(alias: str) -> list[str]:
     keys = [lemmatise(alias).joined]
     combos: list[list[str]] = [[]]
     for word in words:
-        combos = [c + [v] for c in combos for v in lemma_variants(word)][:24]
+        combos = [[*c, v] for c in combos for v in lemma_variants(word)][:24]
     for combo in combos:
         key = " " + " ".join(combo) + " "
         if key not in keys:

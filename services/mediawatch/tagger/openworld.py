@@ -543,7 +543,6 @@ class OpenWorldFinder:
             for entry in found.values()
             if entry.type == "person" and entry.name.split()
         }
-        values = dict(fields)
         for person in self._cited.find(cast(Sequence[tuple[Field, str]], fields), occupied):
             if any(w in _NOT_PEOPLE for w in re.split(r"[\s’']+", person.name)):
                 continue  # "Valentine’s Day", "Oscar"
@@ -936,8 +935,13 @@ _ACTING_BEFORE = re.compile(
 def _supported(entry: FoundActor, values: Mapping[str, str]) -> bool:
     """An open-world actor named by one word once, with nothing around it that reads as an
     actor ("Frantic", "Justice" in a headline-cased phrase), is too weak to report."""
-    if entry.in_catalogue or entry.role == "source" or " " in entry.name.strip():
+    if entry.in_catalogue or entry.role == "source":
         return True
+    words = entry.name.split()
+    if entry.type == "person" and len(words) > 1:
+        return True
+    if entry.type == "organisation" and len(words) > 1 and set(words) & _HEAD_WORDS:
+        return True  # "Centre for Danube Studies": the name says what it is
     if len(entry.spans) > 1:
         return True
     fld, start, end = entry.spans[0]
