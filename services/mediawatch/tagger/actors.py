@@ -38,6 +38,7 @@ from typing import Any
 import ahocorasick
 
 from mediawatch.schemas import ActorTag, Evidence
+from mediawatch.tagger.boilerplate import mask_boilerplate
 from mediawatch.tagger.catalogue import (
     Actor,
     ActorCatalogue,
@@ -431,6 +432,8 @@ class ActorResolver:
         """
         lang = language if language in self.languages else "en"
         table = self._table(lang)
+        original = text
+        text = mask_boilerplate(text)
         fields: list[tuple[Field, str]] = [("text", text)]
         if title:
             fields.append(("title", title))
@@ -479,7 +482,7 @@ class ActorResolver:
             claimed[name] = sorted(spans)
         kept_spans = {name: sorted((h.start, h.end) for h in accepted[name]) for name, _ in fields}
         found = self._open_world.find(fields, lang, catalogue_hits, claimed, kept_spans)
-        return _build(fields, found)
+        return _build([("text", original), *fields[1:]], found)
 
     def _drop_locations(
         self,
@@ -628,18 +631,21 @@ _PARTY_TO = re.compile(
 _PLACE_AFTER = re.compile(
     r"(?:[-‐–]based\b|(?:[-‐–][A-Z][a-z]+)?\s+(?:border|borders|frontier|coast|coastline)\b|"
     r"['’]s\s+(?:civil\s+)?(?:war|conflict|crisis|border|borders|coast|north|south|east|west|"
-    r"capital|cities|city|towns|provinces?|regions?|territory|soil|airspace|waters)\b)"
+    r"capital|cities|city|towns|provinces?|regions?|territory|soil|airspace|waters|largest|"
+    r"biggest|oldest|most|second|leading|top|main|first|best)\b)"
 )
 _PEOPLE_OF = re.compile(
     r"\b(?:citizens?|residents?|nationals?|natives?|people|population|passport|passports|"
-    r"parts?|north|south|east|west|rest|border|borders)\s+(?:of|with)\s+(?:the\s+)?$"
+    r"parts?|north|south|east|west|rest|border|borders|countries|nations|regions?|provinces?|"
+    r"areas?|city|cities|towns?|villages?|interior|outskirts|capital)\s+(?:of|with)\s+"
+    r"(?:the\s+)?$"
 )
 _COMPASS_BEFORE = re.compile(
     r"\s(?:north|south|east|west|northern|southern|eastern|western|central|"
     r"north-?east(?:ern)?|north-?west(?:ern)?|south-?east(?:ern)?|south-?west(?:ern)?)\s*$",
     re.I,
 )
-_REGION_OF_CITY = re.compile(r"\b[A-Z][a-z]+,[ \t]*$")
+_REGION_OF_CITY = re.compile(r"\b[A-Z][A-Za-z]+[ \t]*,[ \t]*$")
 _LOCATIVE_FR = _words("à a en au aux dans depuis vers via travers")
 _LOCATIVE_RU = _words("в во из на по до через")
 
@@ -707,6 +713,7 @@ def _en_demonym_ok(text: str, hit: _Hit) -> bool:
             break
         after = coordinated.end()
     following = _next_words(text, after, 3)
+    following = [_singular(word) for word in following]
     if any(word in _GOV_NOUNS_EN for word in following):
         # "Russian air strikes", "the Chinese foreign ministry" - but not "Russian tourists
         # near the army base": the government word must come before any other noun-like word.
@@ -719,6 +726,15 @@ def _en_demonym_ok(text: str, hit: _Hit) -> bool:
         verb = _PLURAL_DEMONYM_VERB.match(text, hit.end)
         return verb is not None and verb.group(1) in _GOV_VERBS
     return False
+
+
+def _singular(word: str) -> str:
+    """ "presidents" -> "president", "ministries" -> "ministry" (for the noun lists)."""
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith("s") and not word.endswith("ss") and word[:-1] in _GOV_NOUNS_EN:
+        return word[:-1]
+    return word
 
 
 _GOV_ADJECTIVES_EN = _words(

@@ -174,6 +174,24 @@ _ORG_APPOSITIVE = re.compile(
 )
 
 
+_ORG_SHAPE_WORDS = _words(
+    "Times News Post Media Daily Journal Herald Gazette Tribune Magazine Radio TV Channel "
+    "Network Ilbo Hebdo Hayom Sinmun Shimbun Review Report Press Agency United City Club "
+    "Group Inc Corp Ltd LLC Bank Capital Partners Holdings Airlines Airways Motors Energy "
+    "Dawn Front Brigade Brigades Army Movement Party Council Institute Foundation"
+)
+_ORG_SHAPE_START = _words(
+    "Ansar Jabhat Harakat Hizb Jaish Katibat Liwa Ahrar Jund Tahrir Kataib Asaib Saraya"
+)
+
+
+def _org_shaped(name: str) -> bool:
+    """A "person" whose words say organisation: "Epoch Times", "Virgin Media", "Manchester
+    United", "Ansar al Sharia", "Libyan Dawn"."""
+    words = name.split()
+    return bool(set(words) & _ORG_SHAPE_WORDS) or (bool(words) and words[0] in _ORG_SHAPE_START)
+
+
 def _org_appositive(name: _Name) -> bool:
     """ "think tank Quilliam", "fact-checking site Snopes": a one-word name after the kind
     of organisation it is."""
@@ -361,7 +379,9 @@ class OpenWorldFinder:
         } | set(known_surnames)
         out = []
         for n in names:
-            if n.label == "person" and (n.text in outlets or _org_appositive(n)):
+            if n.label == "person" and (
+                n.text in outlets or _org_appositive(n) or _org_shaped(n.text)
+            ):
                 n = _Name(n.field, n.start, n.end, "organisation", n.text, n.before)
             elif n.label == "organisation" and n.text in surnames:
                 n = _Name(n.field, n.start, n.end, "person", n.text, n.before)
@@ -605,9 +625,7 @@ class OpenWorldFinder:
         outlets = _outlets()
         for entry in found.values():
             if entry.type == "person":
-                if entry.spans and all(
-                    _BYLINE_BEFORE.search(values[f][max(0, s - 60) : s]) for f, s, _ in entry.spans
-                ):
+                if entry.spans and all(_byline(values[f], s, e) for f, s, e in entry.spans):
                     entry.role = "source"
                 continue
             if entry.type not in ("organisation", "bloc"):
@@ -786,10 +804,15 @@ def _trim(text: str, start: int, end: int, label: str) -> tuple[int, int]:
     return start, end
 
 
+_RELIGION_AND_TECH = _words(
+    "Islam Christianity Judaism Hinduism Buddhism Quran Qur’an Qur'an Koran Bible Torah Sharia "
+    "USB CPU GPU RAM SSD LTE GPS NFC API ASP HTML SDK LED LCD OLED HDMI Wi-Fi Bluetooth"
+)
 _PLACE_HEADS = _words(
     "Building Memorial Hill Square Street Avenue Road Airport Bridge Tower Stadium Arena Park "
     "Station Mall Beach Island Valley Mountain River Lake Peninsula Sea Ocean Gulf Desert Bay "
-    "Coast Canal Highway Boulevard Plaza Cathedral Mosque Temple Church"
+    "Coast Canal Highway Boulevard Plaza Cathedral Mosque Temple Church Hotel Vineyard Carnival "
+    "Festival Marathon Olympics Games"
 )
 _DOCUMENT_HEADS = _words(
     "Strategy Doctrine Act Treaty Accord Accords Agreement Plan Initiative "
@@ -897,6 +920,10 @@ def _plausible(text: str, start: int, end: int, label: str, language: str) -> bo
         return False  # "the Foreign Ministry": which one, the text must say
     if words[-1] in _PLACE_HEADS:
         return False  # "Empire State Building", "Parliament Hill": a place
+    if words[-1] in ("Center", "Centre") and not {"for", "of", "on"} & set(words):
+        return False  # "World Trade Center", "Yerba Buena Center": a place
+    if surface in _RELIGION_AND_TECH:
+        return False
     if _is_work(text, start, end):
         return False  # "the film American Hustle", "“The Dark Knight”": a work
     if surface in _NOT_PEOPLE and (
@@ -1026,6 +1053,24 @@ _STORY_AFTER = re.compile(
 def _in_story(text: str, start: int, end: int) -> bool:
     return bool(
         _STORY_BEFORE.search(text[max(0, start - 40) : start]) or _STORY_AFTER.match(text, end)
+    )
+
+
+_BYLINE_AFTER = re.compile(r"\s+(?:contributed|reported\s+from|contributed\s+reporting)\b")
+_BYLINE_ROLE_BEFORE = re.compile(
+    r"\b(?:writer|correspondent|reporter|photographer|editor)\s+$|['’]s\s+$", re.I
+)
+
+
+def _byline(text: str, start: int, end: int) -> bool:
+    """ "Reporting by X", "Photo: X", "CNN's X contributed to this report", "AP writer X"."""
+    before = text[max(0, start - 60) : start]
+    if _BYLINE_BEFORE.search(before):
+        return True
+    return bool(_BYLINE_AFTER.match(text, end)) and (
+        _BYLINE_ROLE_BEFORE.search(before) is not None
+        or before.rstrip(" ").endswith(("\n", "."))
+        or not before.strip()
     )
 
 
