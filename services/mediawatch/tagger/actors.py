@@ -641,7 +641,8 @@ _PEOPLE_OF = re.compile(
     r"(?:the\s+)?$"
 )
 _COMPASS_BEFORE = re.compile(
-    r"\s(?:north|south|east|west|northern|southern|eastern|western|central|"
+    r"\s(?:north|south|east|west|northern|southern|eastern|western|central|neighbou?ring|"
+    r"nearby|war-torn|rural|mainland|coastal|"
     r"north-?east(?:ern)?|north-?west(?:ern)?|south-?east(?:ern)?|south-?west(?:ern)?)\s*$",
     re.I,
 )

@@ -174,6 +174,9 @@ _ORG_APPOSITIVE = re.compile(
 )
 
 
+_ORG_CONTEXT_BEFORE = re.compile(
+    r"\b(?:at|for|with|joined|left|quit)\s+(?:the\s+)?$|\b(?:told|to)\s+$", re.I
+)
 _ORG_SHAPE_WORDS = _words(
     "Times News Post Media Daily Journal Herald Gazette Tribune Magazine Radio TV Channel "
     "Network Ilbo Hebdo Hayom Sinmun Shimbun Review Report Press Agency United City Club "
@@ -448,6 +451,18 @@ class OpenWorldFinder:
                 entry = _part_of(key, by_surname.values())
             if entry is None:
                 canonical = _person_name(name.text, language)
+                text = values[name.field]
+                if _cites(text, name.start, name.end) or _ORG_CONTEXT_BEFORE.search(
+                    text[max(0, name.start - 30) : name.start]
+                ):
+                    # A lone name cited like an outlet or placed like a workplace ("told
+                    # Gawker", "works at Vogue") is an organisation, not a person.
+                    actor_id = f"org:{actor_slug(canonical)}"
+                    entry = found.get(actor_id) or found.setdefault(
+                        actor_id, FoundActor(actor_id, canonical, "organisation", False)
+                    )
+                    entry.spans.append((name.field, name.start, name.end))
+                    continue
                 actor_id = f"person:{actor_slug(canonical)}"
                 entry = found.get(actor_id)
                 if entry is None:
@@ -953,7 +968,8 @@ _ACTING_BEFORE = re.compile(
     r"joined|spokesman\s+for|member\s+of|head\s+of|chief\s+of|leader\s+of|founder\s+of|"
     r"partner|supplier|maker|company|firm|group|site|website|outlet|tank|agency|startup|"
     r"rival|giant|manufacturer|retailer|publisher|brand|carrier|operator|newspaper|"
-    r"magazine|broadcaster|network|channel|blog|militia|faction|movement|"
+    r"magazine|broadcaster|network|channel|blog|militia|faction|movement|brother|sister|"
+    r"son|daughter|wife|husband|father|mother|uncle|aunt|cousin|nephew|niece|"
     r"selon|de|du|des|по\s+словам|заявил|заявила|сообщил)\s+(?:the\s+)?)$",
     re.I,
 )
