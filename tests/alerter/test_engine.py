@@ -219,3 +219,13 @@ def test_digest_summarises_everything_since_the_last_slot() -> None:
     next_day = runner.feed(tagged("d4", at(60 * 25 + 5), themes=("u",)))  # article after slot
     assert [a.alert_id for a in next_day] == ["r:digest:20250304T070000Z"]
     assert [a.article_id for a in next_day[0].articles] == ["d3"]
+
+
+def test_an_outlet_only_cited_as_a_source_does_not_satisfy_an_actor_condition() -> None:
+    rule = CompiledRule(_rule(condition={"themes": ["b"], "actors": ["org:tass"]}))
+    event = tagged("x", themes=("b",), actors=("org:tass",))
+    assert match_article(rule, event) is not None
+    cited = event.model_copy(
+        update={"actors": [a.model_copy(update={"role": "source"}) for a in event.actors]}
+    )
+    assert match_article(rule, cited) is None

@@ -96,7 +96,8 @@ def match_article(compiled: CompiledRule, tagged: ArticleTagged) -> AlertArticle
         return None
     matched_themes += [t for t in condition.all_themes if t not in matched_themes]
 
-    article_actors = {actor.actor_id: actor for actor in tagged.actors}
+    # Outlets only cited as sources (role "source") are not actors of the story.
+    article_actors = {a.actor_id: a for a in tagged.actors if a.role == "actor"}
     matched_actors = [a for a in condition.actors if a in article_actors]
     if condition.actors and not matched_actors:
         return None
@@ -149,7 +150,8 @@ def match_article(compiled: CompiledRule, tagged: ArticleTagged) -> AlertArticle
         published_at=article.published_at,
         fetched_at=article.fetched_at,
         themes=matched_themes or sorted(article_themes),
-        actors=matched_actors or [a.actor_id for a in tagged.actors if a.in_catalogue],
+        actors=matched_actors
+        or [a.actor_id for a in tagged.actors if a.in_catalogue and a.role == "actor"],
         stances=stances,
         evidence=list(unique.values())[:_EVIDENCE_PER_ARTICLE],
     )

@@ -106,7 +106,7 @@ def observe_tagged(tagged: ArticleTagged) -> None:
     ARTICLES_TAGGED.labels(_sources(tagged.article.source.id), language).inc()
     for theme in {t.theme_id for t in tagged.themes}:
         THEME_MATCHES.labels(_themes(theme)).inc()
-    catalogued = {a.actor_id for a in tagged.actors if a.in_catalogue}
+    catalogued = {a.actor_id for a in tagged.actors if a.in_catalogue and a.role == "actor"}
     for actor in catalogued:
         ACTOR_MENTIONS.labels(_actors(actor)).inc()
     for stance in tagged.stances:
