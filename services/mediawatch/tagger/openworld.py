@@ -313,6 +313,8 @@ class OpenWorldFinder:
         self._add_organisations(found, names, values, taken, language)
         if language == "en":
             self._add_cited(found, fields, taken)
+        if language == "en":
+            _join_role_mentions(found, values, taken)
         self._mark_sources(found, values)
         return [entry for entry in found.values() if _supported(entry, values)]
 
@@ -878,6 +880,12 @@ def _headline_line(text: str, start: int) -> bool:
     return starts[bisect_right(starts, start) - 1] in headlines
 
 
+_BYLINE_LINE = re.compile(
+    r"\b(?:[Rr]eporting|[Ee]diting|[Ww]riting|[Ww]ritten|[Cc]ompiled|[Ee]dited)\s+by\b|"
+    r"^\s*(?:By|BY)\s|\b(?:[Pp]hoto|[Ii]mage|[Cc]redit)s?\s*[:(]"
+)
+
+
 @lru_cache(maxsize=8)
 def _lines(text: str) -> tuple[list[int], frozenset[int]]:
     """The start of every line, and of the lines written in title case (computed once per
@@ -888,7 +896,11 @@ def _lines(text: str) -> tuple[list[int], frozenset[int]]:
     position = 0
     for line in text.split("\n"):
         starts.append(position)
-        if len(line) <= 300 and not line.rstrip().endswith((".", "?", "!", ":", '"', "”")):
+        if (
+            len(line) <= 300
+            and not line.rstrip().endswith((".", "?", "!", ":", '"', "”"))
+            and not _BYLINE_LINE.search(line)
+        ):
             words = re.findall(r"[A-Za-z][\w'’-]*", line)
             capitalised = [w for w in words if w.lower() not in small]
             if len(words) >= 4 and capitalised and all(w[:1].isupper() for w in capitalised):
@@ -1012,6 +1024,56 @@ def _tail_of(short: str, long: str) -> bool:
     a = re.split(r"[\s-]+", _fold(short))
     b = re.split(r"[\s-]+", _fold(long))
     return len(a) < len(b) and b[-len(a) :] == a
+
+
+_ROLE_NOUNS = {
+    "senator": ("senator", "sen"), "president": ("president",), "minister": ("minister",),
+    "prime minister": ("prime minister", "premier"), "chancellor": ("chancellor",),
+    "ambassador": ("ambassador",), "general": ("general", "gen"), "governor": ("governor", "gov"),
+    "spokesman": ("spokesman",), "spokeswoman": ("spokeswoman",), "pope": ("pope",),
+    "secretary": ("secretary",), "congressman": ("congressman", "rep"),
+    "congresswoman": ("congresswoman", "rep"), "mayor": ("mayor",), "judge": ("judge",),
+    "king": ("king",), "queen": ("queen",), "prince": ("prince",), "colonel": ("colonel", "col"),
+}  # fmt: skip
+_ROLE_MENTION = re.compile(
+    r"\b[Tt]he\s+("
+    + "|".join(sorted(_ROLE_NOUNS, key=len, reverse=True))
+    + r")\b(?!\s+(?:of|for|and|[A-Z]))"
+)
+
+
+def _join_role_mentions(
+    found: Mapping[str, FoundActor],
+    values: Mapping[str, str],
+    taken: Mapping[str, Sequence[tuple[int, int]]],
+) -> None:
+    """ "the senator" after "Senator John McCain": a role noun joins the one person of the
+    article introduced with that title; with two senators it joins nobody."""
+    holders: dict[str, set[str]] = {}
+    for entry in found.values():
+        if entry.type != "person":
+            continue
+        for fld, start, _ in entry.spans:
+            before = values[fld][max(0, start - 30) : start].lower()
+            for role, titles in _ROLE_NOUNS.items():
+                if any(re.search(rf"\b{re.escape(t)}\.?\s+$", before) for t in titles):
+                    holders.setdefault(role, set()).add(entry.actor_id)
+    for fld, text in values.items():
+        for match in _ROLE_MENTION.finditer(text):
+            owners = holders.get(match.group(1).lower(), set())
+            if len(owners) != 1:
+                continue
+            start, end = match.start(1), match.end(1)
+            if _overlaps(sorted(taken.get(fld, ())), start, end):
+                continue
+            entry = found[next(iter(owners))]
+            first = (
+                min(s for f, s, _ in entry.spans if f == fld)
+                if any(f == fld for f, _, _ in entry.spans)
+                else None
+            )
+            if first is not None and start > first:
+                entry.spans.append((fld, start, end))
 
 
 def _same_given_name(first: str, second: str) -> bool:
