@@ -70,3 +70,13 @@ def test_tag_lists_canonical_ids_in_russian_and_french(name: str, language: str)
         "person:vladimir-putin", "state:ru", "org:nato", "person:sergey-lavrov", "state:cn",
         "person:xi-jinping", "state:us", "org:eu",
     } <= ids  # fmt: skip
+
+
+def test_outlets_the_list_lacks_are_sources_by_their_shape(resolver: ActorResolver) -> None:
+    text = (
+        "The council was warned in March, according to the Kirkby Examiner. The "
+        "Environmental Protection Agency said it would review the permit."
+    )
+    roles = {t.name: t.role for t in resolver.resolve(text)}
+    assert roles.get("Kirkby Examiner") == "source", roles
+    assert roles.get("Environmental Protection Agency") == "actor", roles

@@ -647,8 +647,10 @@ class OpenWorldFinder:
                 continue
             if entry.type not in ("organisation", "bloc"):
                 continue
-            outlet = entry.name in outlets or any(
-                values[f][s:e] in outlets for f, s, e in entry.spans
+            outlet = (
+                entry.name in outlets
+                or any(values[f][s:e] in outlets for f, s, e in entry.spans)
+                or (not entry.in_catalogue and _outlet_shaped(entry.name, outlets))
             )
             if outlet:
                 # A known outlet is a source unless the story is about it: it hires, airs,
@@ -1150,6 +1152,26 @@ def _byline(text: str, start: int, end: int) -> bool:
         or before.rstrip(" ").endswith(("\n", "."))
         or not before.strip()
     )
+
+
+_OUTLET_WORDS = _words(
+    "Examiner Beacon Insider Ilbo Diario Sabah Sabaah Inquirer Courier Mercury Sentinel "
+    "Bulletin Observer Tribune Gazette Herald Chronicle Dispatch Post Times Journal News "
+    "Telegraph Mail Express Mirror Independent Guardian Globe Daily Weekly Magazine Radio TV "
+    "Television Press"
+)
+_WEB_SUFFIX = re.compile(r"\.(?:com|net|org|co\.uk|ru|fr|de|info)$")
+
+
+def _outlet_shaped(name: str, outlets: frozenset[str]) -> bool:
+    """ "Washington Free Beacon", "Huddersfield Examiner", "Haaretz.com", "BBC Hausa": a name
+    that reads as a news outlet even when the outlet list lacks it."""
+    words = name.split()
+    if not words:
+        return False
+    if _WEB_SUFFIX.search(name) or words[0] in outlets:
+        return True
+    return words[-1] in _OUTLET_WORDS or (len(words) > 1 and words[0] == "Diario")
 
 
 def _cites(text: str, start: int, end: int) -> bool:
