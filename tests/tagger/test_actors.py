@@ -433,3 +433,11 @@ def test_title_mentions_refer_to_the_title(resolver: ActorResolver) -> None:
 def test_empty_and_plain_text(resolver: ActorResolver) -> None:
     assert resolver.resolve("") == []
     assert resolver.resolve("nothing to see here, just lower-case words.") == []
+
+
+def test_an_abbreviated_state_as_an_attribute_is_not_the_state(resolver: ActorResolver) -> None:
+    assert "state:us" not in tags(resolver, "The US website Tribune Daily ran the claim.")
+    assert "state:us" not in tags(resolver, "The US Vogue offices are moving downtown.")
+    assert "state:ma" not in tags(resolver, "A Moroccan military expert said the plan was sound.")
+    assert "state:us" in tags(resolver, "The US Army and US officials said nothing.")
+    assert "state:us" in tags(resolver, "The US did not take part in the march.")

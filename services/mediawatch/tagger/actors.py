@@ -529,6 +529,12 @@ class ActorResolver:
             return False
         if kind == _NAME_LIKE and _FOLLOWED_BY_NAME.match(text, hit.end):
             return False
+        if (
+            kind == _NAME
+            and self._actors[hit.actor].type == "state"
+            and _private_attribute(text, hit)
+        ):
+            return False
         return self._caps_ok(text, hit)
 
     def _caps_ok(self, text: str, hit: _Hit) -> bool:
@@ -718,15 +724,50 @@ def _en_demonym_ok(text: str, hit: _Hit) -> bool:
     if any(word in _GOV_NOUNS_EN for word in following):
         # "Russian air strikes", "the Chinese foreign ministry" - but not "Russian tourists
         # near the army base": the government word must come before any other noun-like word.
-        for word in following:
+        for k, word in enumerate(following):
             if word in _GOV_NOUNS_EN:
-                return True
+                # "Moroccan military expert": a private role after the government word
+                return not (k + 1 < len(following) and following[k + 1] in _PRIVATE_ROLES)
             if word not in _GOV_ADJECTIVES_EN:
                 return False
     if surface.endswith("s") and text[max(0, hit.start - 4) : hit.start].lower() == "the ":
         verb = _PLURAL_DEMONYM_VERB.match(text, hit.end)
         return verb is not None and verb.group(1) in _GOV_VERBS
     return False
+
+
+_ABBREVIATION = re.compile(r"(?:[A-Z]\.){2,}|[A-Z]{2,3}")
+_PRIVATE_NOUNS = _words(
+    "website site company firm citizen citizens tourist tourists student students man woman "
+    "men women journalist journalists photographer startup magazine newspaper brand market "
+    "markets stocks shares dollar dollars version edition release fans viewers consumers "
+    "customers users teen teens couple family blogger rapper singer star actor actress band "
+    "team player players retailer retailers dealers buyers sales box office charts"
+)
+_STATE_TITLE_WORDS = _words(
+    "Army Navy Air Force Marines Marine Congress Senate House State Department President "
+    "Secretary Embassy Ambassador Treasury Government Administration Defense Defence Foreign "
+    "Central Special Coast Supreme Federal National Justice Homeland Border Forces Military"
+)
+_PRIVATE_ROLES = _words(
+    "expert experts analyst analysts historian historians specialist specialists observer "
+    "observers commentator commentators blogger bloggers enthusiast enthusiasts"
+)
+
+
+def _private_attribute(text: str, hit: _Hit) -> bool:
+    """ "US website National Report", "the US Vogue offices": an abbreviated state name as an
+    attribute of a private noun or of a name, not the state acting."""
+    surface = text[hit.start : hit.end]
+    if not _ABBREVIATION.fullmatch(surface):
+        return False
+    following = re.match(r"[ \t]+([\w’'-]+)", text[hit.end : hit.end + 40])
+    if following is None:
+        return False
+    word = following.group(1).split("-")[0]
+    if word[:1].isupper():
+        return word not in _STATE_TITLE_WORDS and not word.isupper()
+    return word in _PRIVATE_NOUNS
 
 
 def _singular(word: str) -> str:
