@@ -68,7 +68,8 @@ _PRODUCT_WORDS = _words(
 _NOT_PEOPLE = _words(
     "God Allah Jesus Christ Lord Satan Santa Batman Superman Spiderman Ebola Twitter Facebook "
     "Instagram YouTube Google Apple Snapchat Reddit WhatsApp Telegram iPhone iPad Watch Siri "
-    "Alexa Windows Android Mac"
+    "Alexa Windows Android Mac Oscar Oscars Emmy Emmys Grammy Grammys Beatles JavaScript "
+    "Javascript Kindle Kindles Bond Wayne Day Christmas Easter Ramadan Retina MacBook Rolex"
 )
 _MEDIUM_AFTER = re.compile(
     r"[’'s]*\s+(?:video|videos|post|posts|account|accounts|page|pages|user|users|feed|"
@@ -331,6 +332,7 @@ class OpenWorldFinder:
         states: Mapping[tuple[str, int, int], CatalogueHit],
     ) -> Iterable[_Name]:
         seen: list[tuple[int, int]] = []
+        spans = _merge_adjacent_people(text, spans)
         for span in spans:  # the recogniser's first, then the institution pattern's
             if span.label not in ("person", "organisation"):
                 continue
@@ -706,6 +708,22 @@ def _institution_names(text: str) -> list[NamedSpan]:
         if len(words) < 2 or not words[0][:1].isupper() or words[0] in _LEADING_WORDS:
             continue
         out.append(NamedSpan(start, end, "organisation"))
+    return out
+
+
+def _merge_adjacent_people(text: str, spans: Sequence[NamedSpan]) -> list[NamedSpan]:
+    """ "Sgt Gill" + "Cherry", one space apart: the recogniser split one name in two."""
+    out: list[NamedSpan] = []
+    for span in spans:
+        last = out[-1] if out else None
+        if (
+            last is not None
+            and last.label == span.label == "person"
+            and text[last.end : span.start] == " "
+        ):
+            out[-1] = NamedSpan(last.start, span.end, "person")
+        else:
+            out.append(span)
     return out
 
 
