@@ -69,7 +69,7 @@ _NOT_PEOPLE = _words(
     "God Allah Jesus Christ Lord Satan Santa Batman Superman Spiderman Ebola Twitter Facebook "
     "Instagram YouTube Google Apple Snapchat Reddit WhatsApp Telegram iPhone iPad Watch Siri "
     "Alexa Windows Android Mac Oscar Oscars Emmy Emmys Grammy Grammys Beatles JavaScript "
-    "Javascript Kindle Kindles Bond Wayne Day Christmas Easter Ramadan Retina MacBook Rolex"
+    "Javascript Kindle Kindles Bond Wayne Day Christmas Easter Ramadan Retina MacBook"
 )
 _MEDIUM_AFTER = re.compile(
     r"[’'s]*\s+(?:video|videos|post|posts|account|accounts|page|pages|user|users|feed|"
@@ -771,7 +771,7 @@ def _holds_state(
 
 _STATE_BODY_HEADS = _words(
     "Ministry Army Navy Force Forces Embassy Police Department Agency Parliament Guard "
-    "Command Council Court Office Government Cabinet Senate Assembly Service Services Corps"
+    "Command Council Court Office Senate Assembly Service Services Corps"
 )
 
 
