@@ -144,7 +144,6 @@ _SENTENCE_OPENERS = _words(
 _NOT_GOV_PARTICIPLES = _words("based located situated headquartered born bred")
 _FOLLOWED_BY_NAME = re.compile(r"[ \t]+[A-Z][a-z]")
 _COORD_BEFORE = re.compile(r"([\w']+)\s+[A-Z][\w'’.-]*(?:\s*,\s*(?:and\s+)?|\s+(?:and|or)\s+)$")
-_WORD_CHAR = re.compile(r"\w")
 
 
 def _is_word_char(ch: str) -> bool:

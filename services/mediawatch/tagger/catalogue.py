@@ -237,12 +237,6 @@ class Actor:
     def seats(self) -> tuple[str, ...]:
         return self.en().seats
 
-    def all_names(self) -> Iterator[str]:
-        """The canonical name and every strong alias, in every language."""
-        yield self.name
-        for forms in self.forms.values():
-            yield from forms.aliases
-
 
 @dataclass(frozen=True)
 class ActorCatalogue:

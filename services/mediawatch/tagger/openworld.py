@@ -395,6 +395,17 @@ class OpenWorldFinder:
             out.append(n)
         return out
 
+    def _credit_typo(self, found: dict[str, FoundActor], name: _Name, language: str) -> bool:
+        """Credit a misspelt catalogue name ("Sergei Lavorv") to its actor; True if it was."""
+        typo = self._typo_of(name.text, language)
+        if typo is None:
+            return False
+        entry = found.setdefault(
+            typo.id, FoundActor(typo.id, typo.name, typo.type, True, typo.wikidata)
+        )
+        entry.spans.append((name.field, name.start, name.end))
+        return True
+
     def _add_people(
         self,
         found: dict[str, FoundActor],
@@ -416,12 +427,7 @@ class OpenWorldFinder:
                     by_surname.setdefault(_fold(parts[-1]), known)
                     by_first.setdefault(_fold(parts[0]), []).append(known)
         for name in full:
-            typo = self._typo_of(name.text, language)
-            if typo is not None:
-                entry = found.setdefault(
-                    typo.id, FoundActor(typo.id, typo.name, typo.type, True, typo.wikidata)
-                )
-                entry.spans.append((name.field, name.start, name.end))
+            if self._credit_typo(found, name, language):
                 continue
             canonical = _person_name(name.text, language)
             actor_id = f"person:{actor_slug(canonical)}"
@@ -492,19 +498,14 @@ class OpenWorldFinder:
         acronyms: dict[str, FoundActor] = {}
         entry: FoundActor | None
         for name in (n for n in names if n.label == "organisation"):
-            typo = self._typo_of(name.text, language)
-            if typo is not None:
-                entry = found.setdefault(
-                    typo.id, FoundActor(typo.id, typo.name, typo.type, True, typo.wikidata)
-                )
-                entry.spans.append((name.field, name.start, name.end))
+            if self._credit_typo(found, name, language):
                 continue
             surface = name.text
             joined = acronyms.get(surface)
             if joined is not None:
                 joined.spans.append((name.field, name.start, name.end))
                 continue
-            canonical = _organisation_name(surface, language)
+            canonical = surface
             actor_id = f"org:{actor_slug(canonical)}"
             entry = found.get(actor_id)
             if entry is None:
@@ -1120,10 +1121,6 @@ def _person_name(surface: str, language: str) -> str:
         words = surface.split()
         gender = name_gender(words[0]) if len(words) > 1 else None
         return " ".join(nominative(word, gender) for word in words)
-    return surface
-
-
-def _organisation_name(surface: str, language: str) -> str:
     return surface
 
 
