@@ -1107,12 +1107,7 @@ def _same_given_name(first: str, second: str) -> bool:
 
 def _part_of(key: str, people: Iterable[FoundActor]) -> FoundActor | None:
     """The one person whose name contains ``key`` as a word ("Jong" in "Kim Jong-un")."""
-    owners = {
-        id(p): p
-        for p in people
-        if key in re.split(r"[\s-]+", _fold(p.name).replace(" ", " "))
-        or key in _fold(p.name).split()
-    }
+    owners = {id(p): p for p in people if key in re.split(r"[\s-]+", _fold(p.name))}
     return next(iter(owners.values())) if len(owners) == 1 else None
 
 
