@@ -88,6 +88,14 @@ class LanguageForms(_Strict):
         _clean_names
     )
 
+    def to_forms(self) -> Forms:
+        return Forms(
+            aliases=tuple(self.aliases),
+            weak_aliases=tuple(self.weak_aliases),
+            capitals=tuple(self.capitals),
+            seats=tuple(self.seats),
+        )
+
 
 class StateLanguageForms(_Strict):
     """A state's names in one language."""
@@ -98,6 +106,14 @@ class StateLanguageForms(_Strict):
     seats: list[str] = Field(default_factory=list)
 
     _names = field_validator("names", "demonyms", "capitals", "seats", mode="before")(_clean_names)
+
+    def to_forms(self) -> Forms:
+        return Forms(
+            aliases=tuple(self.names),
+            demonyms=tuple(self.demonyms),
+            capitals=tuple(self.capitals),
+            seats=tuple(self.seats),
+        )
 
 
 WeakContext = Literal["name", "title", "country"]
@@ -404,14 +420,7 @@ def _state_actor(code: str, entry: StateEntry, country: Any | None) -> Actor:
         name_like=tuple(entry.name_like),
     )
     forms = {"en": english}
-    for language in CATALOGUE_LANGUAGES:
-        local: StateLanguageForms = getattr(entry, language)
-        forms[language] = Forms(
-            aliases=tuple(local.names),
-            demonyms=tuple(local.demonyms),
-            capitals=tuple(local.capitals),
-            seats=tuple(local.seats),
-        )
+    forms.update({lang: getattr(entry, lang).to_forms() for lang in CATALOGUE_LANGUAGES})
     return Actor(
         id=f"state:{code}",
         name=name,
@@ -433,14 +442,7 @@ def _entry_actor(entry: ActorEntry) -> Actor:
             seats=tuple(entry.seats),
         )
     }
-    for language in CATALOGUE_LANGUAGES:
-        local: LanguageForms = getattr(entry, language)
-        forms[language] = Forms(
-            aliases=tuple(local.aliases),
-            weak_aliases=tuple(local.weak_aliases),
-            capitals=tuple(local.capitals),
-            seats=tuple(local.seats),
-        )
+    forms.update({lang: getattr(entry, lang).to_forms() for lang in CATALOGUE_LANGUAGES})
     return Actor(
         id=entry.id,
         name=entry.name,
