@@ -49,6 +49,7 @@ from mediawatch.tagger.catalogue import (
 from mediawatch.tagger.morphology import lemma, lemma_variants, lemmatise, russian_case
 from mediawatch.tagger.ner import RecogniserPool
 from mediawatch.tagger.openworld import CatalogueHit, FoundActor, OpenWorldFinder
+from mediawatch.tagger.people import Field
 
 __all__ = [
     "Actor",
@@ -60,7 +61,6 @@ __all__ = [
     "load_actor_catalogue",
 ]
 
-Field = str  # "title" or "text"
 
 # --------------------------------------------------------------------------- matching
 
@@ -439,7 +439,6 @@ class ActorResolver:
         hits = {name: table.candidates(value) for name, value in fields}
         accepted: dict[Field, list[_Hit]] = {}
         present: set[int] = set()
-        pending: list[tuple[Field, str, list[_Hit], int]] = []
         for name, value in fields:
             kept: list[_Hit] = []
             candidates = hits[name]
@@ -451,15 +450,14 @@ class ActorResolver:
                 kept.append(hit)
                 present.add(hit.actor)
             accepted[name] = kept
-            pending.extend((name, value, candidates, j) for j in range(len(candidates)))
         # A state named only as a location ("in Syria", "fled to Turkey") is no actor.
         self._drop_locations(lang, fields, accepted, present)
         # Weak aliases, now that the strong mentions of the whole article are known.
-        for name, value, candidates, j in pending:
-            hit = candidates[j]
-            if hit.kind == _WEAK and self._weak_ok(lang, value, hit, present):
-                accepted[name].append(hit)
-                present.add(hit.actor)
+        for name, value in fields:
+            for hit in hits[name]:
+                if hit.kind == _WEAK and self._weak_ok(lang, value, hit, present):
+                    accepted[name].append(hit)
+                    present.add(hit.actor)
         catalogue_hits = [
             CatalogueHit(
                 name,

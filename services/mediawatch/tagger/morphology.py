@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from bisect import bisect_right
 from functools import lru_cache
 from typing import Any
 
@@ -141,8 +142,6 @@ class LemmaText:
     offsets: tuple[int, ...]  # start of each word in ``joined``
 
     def word_at(self, joined_offset: int) -> int:
-        from bisect import bisect_right
-
         return bisect_right(self.offsets, joined_offset) - 1
 
 

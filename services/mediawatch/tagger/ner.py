@@ -111,8 +111,6 @@ _FACTORIES: dict[str, Callable[[], EntityRecogniser]] = {
 class RecogniserPool:
     """One recogniser per language, loaded on first use; languages without one get ``None``."""
 
-    languages: tuple[str, ...] = tuple(_FACTORIES)
-
     def __init__(self) -> None:
         self._loaded: dict[str, EntityRecogniser] = {}
         self._lock = threading.Lock()

@@ -24,10 +24,10 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
-from typing import Literal, cast
+from typing import Literal
 
 import yaml
 from rapidfuzz import fuzz, process
@@ -124,7 +124,7 @@ def actor_slug(name: str) -> str:
 class CatalogueHit:
     """A catalogue mention the matcher accepted."""
 
-    field: str
+    field: Field
     start: int
     end: int
     actor: Actor
@@ -142,30 +142,18 @@ class FoundActor:
     in_catalogue: bool
     wikidata: str | None = None
     role: Role = "actor"
-    spans: list[tuple[str, int, int]] = field(default_factory=list)
+    spans: list[tuple[Field, int, int]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
 class _Name:
-    field: str
+    field: Field
     start: int
     end: int
     label: str  # person | organisation
     text: str
-    before: str = ""  # the text just before the name
+    before: str  # the 30 characters before the name
     keeps_state: bool = False  # "Iraqi Ministry of Health": the state stays an actor too
-
-
-def _with_context(name: _Name, values: Mapping[str, str]) -> _Name:
-    text = values[name.field]
-    return _Name(
-        name.field,
-        name.start,
-        name.end,
-        name.label,
-        name.text,
-        text[max(0, name.start - 30) : name.start],
-    )
 
 
 _ORG_APPOSITIVE = re.compile(
@@ -259,11 +247,11 @@ class OpenWorldFinder:
 
     def find(
         self,
-        fields: Sequence[tuple[str, str]],
+        fields: Sequence[tuple[Field, str]],
         language: str,
         hits: Sequence[CatalogueHit],
-        claimed: Mapping[str, Sequence[tuple[int, int]]],
-        accepted: Mapping[str, Sequence[tuple[int, int]]] | None = None,
+        claimed: Mapping[Field, Sequence[tuple[int, int]]],
+        accepted: Mapping[Field, Sequence[tuple[int, int]]],
     ) -> list[FoundActor]:
         """The catalogue's actors from ``hits`` plus everyone else the text names.
 
@@ -283,14 +271,13 @@ class OpenWorldFinder:
         taken = {name: sorted(spans) for name, spans in claimed.items()}
         recogniser = self._recognisers.get(language) if self._recognisers else None
         names: list[_Name] = []
-        kept = accepted if accepted is not None else taken
         states = {(hit.field, hit.start, hit.end): hit for hit in hits if hit.actor.type == "state"}
         for fld, value in fields:
             spans = recogniser.find(value) if recogniser is not None else []
             if language == "en":
                 spans = [*spans, *_institution_names(value)]
             for name in self._names(
-                fld, value, spans, taken.get(fld, ()), kept.get(fld, ()), language, states
+                fld, value, spans, taken.get(fld, ()), accepted.get(fld, ()), language, states
             ):
                 names.append(name)
                 if name.keeps_state:
@@ -307,14 +294,13 @@ class OpenWorldFinder:
                         if not entry.spans:
                             del found[hit.actor.id]
         names = self._retype(
-            [_with_context(n, values) for n in names],
+            names,
             [e.name.split()[-1] for e in found.values() if e.type == "person" and " " in e.name],
         )
         self._add_people(found, names, values, taken, language)
         self._add_organisations(found, names, values, taken, language)
         if language == "en":
             self._add_cited(found, fields, taken)
-        if language == "en":
             _join_role_mentions(found, values, taken)
         self._mark_sources(found, values)
         return [entry for entry in found.values() if _supported(entry, values)]
@@ -323,13 +309,13 @@ class OpenWorldFinder:
 
     def _names(
         self,
-        fld: str,
+        fld: Field,
         text: str,
         spans: Sequence[NamedSpan],
         taken: Sequence[tuple[int, int]],
         kept: Sequence[tuple[int, int]],
         language: str,
-        states: Mapping[tuple[str, int, int], CatalogueHit],
+        states: Mapping[tuple[Field, int, int], CatalogueHit],
     ) -> Iterable[_Name]:
         seen: list[tuple[int, int]] = []
         spans = _merge_adjacent_people(text, spans)
@@ -355,7 +341,15 @@ class OpenWorldFinder:
                     continue
                 seen.append((start, end))
                 seen.sort()
-                yield _Name(fld, start, end, label, text[start:end], keeps_state=keeps_state)
+                yield _Name(
+                    fld,
+                    start,
+                    end,
+                    label,
+                    text[start:end],
+                    before=text[max(0, start - 30) : start],
+                    keeps_state=keeps_state,
+                )
 
     def _typo_of(self, surface: str, language: str) -> Actor | None:
         if " " not in surface.strip() or len(surface) < 8:
@@ -389,9 +383,9 @@ class OpenWorldFinder:
             if n.label == "person" and (
                 n.text in outlets or _org_appositive(n) or _org_shaped(n.text)
             ):
-                n = _Name(n.field, n.start, n.end, "organisation", n.text, n.before)
+                n = replace(n, label="organisation")
             elif n.label == "organisation" and n.text in surnames:
-                n = _Name(n.field, n.start, n.end, "person", n.text, n.before)
+                n = replace(n, label="person")
             out.append(n)
         return out
 
@@ -410,8 +404,8 @@ class OpenWorldFinder:
         self,
         found: dict[str, FoundActor],
         names: Sequence[_Name],
-        values: Mapping[str, str],
-        taken: Mapping[str, Sequence[tuple[int, int]]],
+        values: Mapping[Field, str],
+        taken: Mapping[Field, Sequence[tuple[int, int]]],
         language: str,
     ) -> None:
         entry: FoundActor | None
@@ -491,8 +485,8 @@ class OpenWorldFinder:
         self,
         found: dict[str, FoundActor],
         names: Sequence[_Name],
-        values: Mapping[str, str],
-        taken: Mapping[str, Sequence[tuple[int, int]]],
+        values: Mapping[Field, str],
+        taken: Mapping[Field, Sequence[tuple[int, int]]],
         language: str,
     ) -> None:
         acronyms: dict[str, FoundActor] = {}
@@ -558,8 +552,8 @@ class OpenWorldFinder:
     def _add_cited(
         self,
         found: dict[str, FoundActor],
-        fields: Sequence[tuple[str, str]],
-        taken: Mapping[str, Sequence[tuple[int, int]]],
+        fields: Sequence[tuple[Field, str]],
+        taken: Mapping[Field, Sequence[tuple[int, int]]],
     ) -> None:
         # A cited name ("As Vattel argued") is a person even where the recogniser said
         # organisation: open-world organisations do not block it, and it takes them over.
@@ -583,7 +577,7 @@ class OpenWorldFinder:
             for entry in found.values()
             if entry.type == "person" and entry.name.split()
         }
-        for person in self._cited.find(cast(Sequence[tuple[Field, str]], fields), occupied):
+        for person in self._cited.find(fields, occupied):
             if any(w in _NOT_PEOPLE for w in re.split(r"[\s’']+", person.name)):
                 continue  # "Valentine’s Day", "Oscar"
             if _fold(person.name) in _regions():
@@ -605,8 +599,8 @@ class OpenWorldFinder:
     def _more_mentions(
         self,
         entries: Sequence[FoundActor],
-        values: Mapping[str, str],
-        taken: Mapping[str, Sequence[tuple[int, int]]],
+        values: Mapping[Field, str],
+        taken: Mapping[Field, Sequence[tuple[int, int]]],
         language: str,
         *,
         surnames: bool,
@@ -641,7 +635,7 @@ class OpenWorldFinder:
                 entry = keys[match.group(0)]
                 entry.spans.append((fld, match.start(), match.end()))
 
-    def _mark_sources(self, found: dict[str, FoundActor], values: Mapping[str, str]) -> None:
+    def _mark_sources(self, found: dict[str, FoundActor], values: Mapping[Field, str]) -> None:
         outlets = _outlets()
         for entry in found.values():
             if entry.type == "person":
@@ -747,8 +741,8 @@ def _holds_state(
     start: int,
     end: int,
     kept: Sequence[tuple[int, int]],
-    states: Mapping[tuple[str, int, int], CatalogueHit],
-    fld: str,
+    states: Mapping[tuple[Field, int, int], CatalogueHit],
+    fld: Field,
 ) -> bool:
     """The name strictly contains only state mentions, each after a capitalised word of the
     name ("Louise Ireland", "Free Syrian Army") or a state's full name before two more words
@@ -781,8 +775,8 @@ def _state_body(
     start: int,
     end: int,
     kept: Sequence[tuple[int, int]],
-    states: Mapping[tuple[str, int, int], CatalogueHit],
-    fld: str,
+    states: Mapping[tuple[Field, int, int], CatalogueHit],
+    fld: Field,
 ) -> bool:
     """ "Iraqi Ministry of Health", "Jordanian Air Force": a body of the state named first;
     both the organisation and the state are actors."""
@@ -1008,7 +1002,7 @@ _ACTING_BEFORE = re.compile(
 )
 
 
-def _supported(entry: FoundActor, values: Mapping[str, str]) -> bool:
+def _supported(entry: FoundActor, values: Mapping[Field, str]) -> bool:
     """An open-world actor named by one word once, with nothing around it that reads as an
     actor ("Frantic", "Justice" in a headline-cased phrase), is too weak to report."""
     if entry.in_catalogue or entry.role == "source":
@@ -1065,8 +1059,8 @@ _ROLE_MENTION = re.compile(
 
 def _join_role_mentions(
     found: Mapping[str, FoundActor],
-    values: Mapping[str, str],
-    taken: Mapping[str, Sequence[tuple[int, int]]],
+    values: Mapping[Field, str],
+    taken: Mapping[Field, Sequence[tuple[int, int]]],
 ) -> None:
     """ "the senator" after "Senator John McCain": a role noun joins the one person of the
     article introduced with that title; with two senators it joins nobody."""

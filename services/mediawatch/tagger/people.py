@@ -194,7 +194,7 @@ class CitedPeopleFinder:
     def find(
         self,
         fields: Sequence[tuple[Field, str]],
-        claimed: Mapping[str, Sequence[tuple[int, int]]],
+        claimed: Mapping[Field, Sequence[tuple[int, int]]],
     ) -> list[CitedPerson]:
         names: list[str] = []
         for fld, text in fields:
