@@ -4,6 +4,7 @@ the good records behind them still get through."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -32,12 +33,14 @@ def relay_worker(
     kafka_settings: KafkaSettings, tmp_path: Path
 ) -> Iterator[tuple[KafkaSettings, str, str]]:
     output_topic = f"{kafka_settings.topic_articles_fetched}.relayed"
+    late_topic = f"{kafka_settings.topic_articles_fetched}.late"
     http_port = str(_free_port())
     env = (
         os.environ
         | settings_environment(kafka_settings)
         | {
             "RELAY_OUTPUT_TOPIC": output_topic,
+            "RELAY_LATE_TOPIC": late_topic,
             "RELAY_APP_ID": f"relay-{uuid.uuid4().hex[:8]}",
             "MEDIAWATCH_STATE_DIR": str(tmp_path / "state"),
             "MEDIAWATCH_HTTP_PORT": http_port,
@@ -56,6 +59,17 @@ def relay_worker(
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+async def _wait_ready(http_port: str) -> None:
+    async with httpx.AsyncClient() as client, asyncio.timeout(90):
+        while True:
+            try:
+                if (await client.get(f"http://127.0.0.1:{http_port}/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass  # the worker's HTTP server is not listening yet
+            await asyncio.sleep(0.2)
 
 
 def _free_port() -> int:
@@ -125,3 +139,22 @@ async def test_round_trip_with_dead_letters(
         metrics = await client.get(f"http://127.0.0.1:{http_port}/metrics")
     assert ready.status_code == 200, ready.text
     assert 'mediawatch_dead_letters_total{error_type="UnsupportedSchemaVersion"' in metrics.text
+
+
+async def test_a_topic_created_after_the_first_assignment_is_read_within_seconds(
+    relay_worker: tuple[KafkaSettings, str, str],
+) -> None:
+    """The group leader assigns from the metadata it holds; a subscribed topic missing from
+    it (faust's internal topics, created just before subscribing) must still be picked up
+    at the next metadata refresh, well inside the wait below, not after faust's 5 minutes."""
+    settings, output_topic, http_port = relay_worker
+    await ensure_topics(settings)
+    await create_topic(settings, output_topic, partitions=6)
+    await _wait_ready(http_port)
+    late_topic = f"{settings.topic_articles_fetched}.late"
+    await create_topic(settings, late_topic, partitions=3)
+    late = article("late-topic")
+    await produce(settings, late_topic, [(b"k", late.to_json(), None)])
+
+    relayed = await read_topic(settings, output_topic, until=lambda r: len(r) >= 1, timeout_s=60)
+    assert [ArticleFetched.from_json(r.value or b"").article_id for r in relayed] == ["late-topic"]

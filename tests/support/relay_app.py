@@ -3,6 +3,8 @@
 It reads ArticleFetched events through :class:`EventPipe`, appends " (relayed)" to the
 title and writes them to the topic named by ``RELAY_OUTPUT_TOPIC``; a title of ``"boom"``
 makes the handler raise so that the dead-letter path for handler failures is exercised.
+``RELAY_LATE_TOPIC`` names a second source that does not exist when the worker starts, as
+faust's own internal topics may not yet be in the metadata that the first assignment uses.
 Run as a script, it is a real faust worker process started through ``run_worker``.
 """
 
@@ -39,6 +41,17 @@ EventPipe(
     dead_letters=dead_letters,
     name="relay",
 )
+
+if late_topic := os.environ.get("RELAY_LATE_TOPIC"):
+    EventPipe(
+        app,
+        service="relay-test",
+        source=raw_topic(app, late_topic),
+        event_type=ArticleFetched,
+        handler=relay,
+        dead_letters=dead_letters,
+        name="relay-late",
+    )
 
 if __name__ == "__main__":
     run_worker(app, settings)

@@ -44,6 +44,10 @@ RECORDS_PROCESSED_TOTAL = Counter(
 )
 
 
+#: How often a faust consumer refreshes its cluster metadata (see :func:`make_app`).
+METADATA_MAX_AGE_MS = 5_000
+
+
 def make_app(settings: ServiceSettings, app_id: str, **overrides: Any) -> faust.App:
     """A faust app with mediawatch's defaults: at-least-once, acks=all, in-memory stores
     restored from their Kafka changelogs, partitions as in the topic catalogue, and stream
@@ -66,6 +70,11 @@ def make_app(settings: ServiceSettings, app_id: str, **overrides: Any) -> faust.
         "broker_commit_interval": 1.0,
         "broker_session_timeout": settings.kafka_session_timeout_s,
         "broker_heartbeat_interval": min(3.0, settings.kafka_session_timeout_s / 3),
+        # faust creates its repartition and changelog topics just before it subscribes, and
+        # the group leader may assign from metadata that does not list their partitions yet.
+        # aiokafka rejoins once fresher metadata shows them; faust's 5-minute default left a
+        # fresh alerter deaf to its own rule-matches topic for that long.
+        "consumer_metadata_max_age_ms": METADATA_MAX_AGE_MS,
     }
     options.update(overrides)
     app = faust.App(app_id, **options)
