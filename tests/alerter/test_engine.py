@@ -108,6 +108,24 @@ def test_condition_parts_combine() -> None:
     assert match_article(CompiledRule(with_reprints), reprint) is not None
 
 
+def test_genre_and_unknown_stance_conditions() -> None:
+    opinion_only = CompiledRule(_rule(condition={"themes": ["b"], "genres": "opinion"}))
+    plain = tagged("x", themes=("b",))
+    opinion = plain.model_copy(
+        update={"article": plain.article.model_copy(update={"genre": "opinion"})}
+    )
+    assert match_article(opinion_only, opinion) is not None
+    assert match_article(opinion_only, plain) is None  # nobody labelled its genre
+    # A target whose stance is unknown (no model for the language) holds no bound.
+    lenient = CompiledRule(_rule(condition={"stance": "stance(org:nato) <= 0.5"}))
+    known = tagged("x", actors=("org:nato",), stances={"org:nato": 0.0})
+    assert match_article(lenient, known) is not None
+    unknown = known.model_copy(
+        update={"stances": [known.stances[0].model_copy(update={"label": "unknown"})]}
+    )
+    assert match_article(lenient, unknown) is None
+
+
 def test_each_match_fires_once_per_article_and_respects_cooldown() -> None:
     runner = Runner(_rule(cooldown="10m"))
     first = runner.feed(tagged("a1", at(0), themes=("t",)))

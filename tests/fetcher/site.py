@@ -77,10 +77,21 @@ CYRILLIC = (
 )
 
 
+#: The one article whose page declares itself an opinion piece (schema.org JSON-LD).
+OPINION_SLUG = "rail"
+
+
 def page(title: str, paragraphs: list[str], *, canonical: str | None = None,
-         charset: str = "utf-8", lang: str = "en") -> str:  # fmt: skip
+         charset: str = "utf-8", lang: str = "en",
+         schema_type: str | None = None) -> str:  # fmt: skip
     body = "\n".join(f"<p>{p}</p>" for p in paragraphs)
     link = f'<link rel="canonical" href="{canonical}">' if canonical else ""
+    if schema_type:
+        link += (
+            '<script type="application/ld+json">'
+            f'{{"@context": "https://schema.org", "@type": "{schema_type}", "headline": "x"}}'
+            "</script>"
+        )
     return f"""<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="{charset}"><title>{title} | Daily Loopback</title>
 {link}<meta name="author" content="Ann Writer"></head>
@@ -149,8 +160,10 @@ def build_app(site: Site) -> web.Application:
         return etagged(request, rss(site.base, items), "application/rss+xml")
 
     async def news(request: web.Request) -> web.Response:
-        title, paragraphs = ARTICLES[request.match_info["slug"]]
-        return etagged(request, page(title, paragraphs), "text/html")
+        slug = request.match_info["slug"]
+        title, paragraphs = ARTICLES[slug]
+        kind = "OpinionNewsArticle" if slug == OPINION_SLUG else None
+        return etagged(request, page(title, paragraphs, schema_type=kind), "text/html")
 
     async def syndicated(request: web.Request) -> web.Response:
         paragraphs = list(SYNDICATED)

@@ -18,7 +18,7 @@ from mediawatch.runtime.http import ServiceHttpServer
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleFetched, ArticleSeen, header_map
 from tests.conftest import REPOSITORY, settings_environment
-from tests.fetcher.site import ARTICLES, CYRILLIC, serve_site
+from tests.fetcher.site import ARTICLES, CYRILLIC, OPINION_SLUG, serve_site
 from tests.fetcher.test_units import OPED_PARAGRAPHS, OPED_TITLE
 from tests.support.kafka_io import Record, read_topic
 
@@ -106,6 +106,12 @@ async def test_cli_once_publishes_feed_articles_once_and_isolates_bad_sources(
             assert event.source.id == "loopback-feed" and event.source.country == "GB"
             assert event.canonical_url is not None and "utm_" not in event.canonical_url
             assert event.byline == "Ann Writer" and event.published_at is not None
+        # The genre: the page's own schema.org type, else the /news/ segment of its URL.
+        opinion = by_title[ARTICLES[OPINION_SLUG][0]]
+        assert (opinion.genre, opinion.genre_from) == ("opinion", "schema.org OpinionNewsArticle")
+        for event in published:
+            if event is not opinion:
+                assert (event.genre, event.genre_from) == ("news", "URL path /news/")
         record = first[0]
         assert record.key == published[0].article_id.encode()
         headers = header_map(record.headers)

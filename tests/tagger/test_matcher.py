@@ -210,8 +210,12 @@ def test_metadata_scopes() -> None:
         source_id="le-monde",
         country="FR",
         outlet_type="newspaper",
+        genre="opinion",
     )
     assert compile_query("OTAN AND lang:fr").evaluate(doc).matched
+    assert compile_query("OTAN AND genre:opinion").evaluate(doc).matched
+    assert not compile_query("OTAN AND genre:news").evaluate(doc).matched
+    assert not compile_query("genre:opinion").evaluate(Document("L'OTAN s'élargit.")).matched
     assert compile_query("OTAN AND country:(DE OR fr)").evaluate(doc).matched
     assert not compile_query("OTAN AND source:tass").evaluate(doc).matched
     assert compile_query("OTAN AND outlet_type:newspaper").evaluate(doc).matched

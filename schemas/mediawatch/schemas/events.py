@@ -43,6 +43,11 @@ class _Part(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+#: What kind of piece an article is. Opinion: op-eds, columns, editorials, letters; analysis:
+#: explainers, commentary by analysts, think-tank papers; news: reporting.
+Genre = Literal["news", "opinion", "analysis"]
+
+
 class SourceInfo(_Part):
     """Where an article came from and what the analyst knows about that outlet."""
 
@@ -56,6 +61,11 @@ class SourceInfo(_Part):
         default=None, description="newspaper, agency, broadcaster, blog, think-tank, government"
     )
     language: str | None = Field(default=None, description="declared language (ISO 639-1)")
+    genre: Genre | None = Field(
+        default=None,
+        description="the genre of everything this source publishes, where one genre fits it "
+        "(a columnists' blog, a think tank); an article's own genre wins (schema 1.1)",
+    )
 
 
 class ExtractionInfo(_Part):
@@ -71,6 +81,14 @@ class ArticleFetched(Event):
     """One article as fetched and extracted; keyed by ``article_id``."""
 
     event_name: ClassVar[str] = "ArticleFetched"
+    #: 1.1 added ``genre`` and ``genre_from`` (and ``SourceInfo.genre``).
+    current_version: ClassVar[str] = "1.1"
+
+    schema_version: str = Field(
+        default="1.1",
+        pattern=r"^\d+\.\d+$",
+        description="major.minor version of this event's schema; readers reject unknown majors",
+    )
 
     article_id: str = Field(
         min_length=1, description="stable id derived from the canonical URL, else the content"
@@ -93,6 +111,16 @@ class ArticleFetched(Event):
         default=None, description="article_id of the first article this one nearly duplicates"
     )
     extraction: ExtractionInfo | None = None
+    genre: Genre | None = Field(
+        default=None,
+        description="news, opinion or analysis, where the page, its URL, the feed entry, the "
+        "inbox or push fields or the source say so; unset when nothing does (schema 1.1)",
+    )
+    genre_from: str | None = Field(
+        default=None,
+        description="what the genre was read from, e.g. 'schema.org OpinionNewsArticle', "
+        "'URL path /opinion/', 'source'",
+    )
 
     def event_id(self) -> str:
         return f"{self.article_id}:{self.content_hash[:16]}"
@@ -142,6 +170,8 @@ class StanceLabel(StrEnum):
     SUPPORTIVE = "supportive"
     CRITICAL = "critical"
     NEUTRAL = "neutral"
+    #: No stance model reads the article's language (schema 1.2); never a guess.
+    UNKNOWN = "unknown"
 
 
 class StanceTag(_Part):
@@ -150,6 +180,11 @@ class StanceTag(_Part):
     label: StanceLabel
     score: float = Field(ge=-1.0, le=1.0, description="-1 most critical .. +1 most supportive")
     evidence: list[Evidence] = Field(default_factory=list)
+    reason: str = Field(
+        default="",
+        description="why the label was given, in a few words: which sentences carried it and "
+        "what kind of voice they are (schema 1.2)",
+    )
 
 
 class Tone(_Part):
@@ -169,6 +204,8 @@ class ArticleRef(_Part):
     language: str | None = None
     content_hash: str
     duplicate_of: str | None = None
+    genre: Genre | None = Field(default=None, description="as in ArticleFetched (schema 1.2)")
+    genre_from: str | None = None
 
 
 class TaggerInfo(_Part):
@@ -185,11 +222,12 @@ class ArticleTagged(Event):
     """The tags of one article; keyed by ``article_id`` so a replay overwrites."""
 
     event_name: ClassVar[str] = "ArticleTagged"
-    #: 1.1 added ``ActorTag.role`` (actor or cited source) and open-world actors.
-    current_version: ClassVar[str] = "1.1"
+    #: 1.1 added ``ActorTag.role`` (actor or cited source) and open-world actors; 1.2 the
+    #: ``unknown`` stance label, ``StanceTag.reason`` and the article's genre.
+    current_version: ClassVar[str] = "1.2"
 
     schema_version: str = Field(
-        default="1.1",
+        default="1.2",
         pattern=r"^\d+\.\d+$",
         description="major.minor version of this event's schema; readers reject unknown majors",
     )

@@ -34,7 +34,14 @@ from mediawatch.alerter.windows import (
     threshold,
     to_epoch,
 )
-from mediawatch.schemas import Alert, AlertArticle, AlertWindow, ArticleTagged, Evidence
+from mediawatch.schemas import (
+    Alert,
+    AlertArticle,
+    AlertWindow,
+    ArticleTagged,
+    Evidence,
+    StanceLabel,
+)
 
 #: Alert ids remembered per rule to suppress repeats.
 _FIRED_MEMORY = 200
@@ -87,6 +94,8 @@ def match_article(compiled: CompiledRule, tagged: ArticleTagged) -> AlertArticle
         return None
     if sources.source_id and article.source.id not in sources.source_id:
         return None
+    if condition.genres and article.genre not in condition.genres:
+        return None
 
     article_themes = {theme.theme_id: theme for theme in tagged.themes}
     matched_themes = [t for t in condition.themes if t in article_themes]
@@ -110,7 +119,8 @@ def match_article(compiled: CompiledRule, tagged: ArticleTagged) -> AlertArticle
             if s.target_id == wanted.target
             and (wanted.kind is None or s.target_kind == wanted.kind)
         ]
-        holding = [s for s in found if wanted.holds(s.score)]
+        # An unknown stance (no model for the language) has no score to hold a bound.
+        holding = [s for s in found if s.label != StanceLabel.UNKNOWN and wanted.holds(s.score)]
         if not holding:
             return None
         stances.extend(holding)
@@ -126,6 +136,7 @@ def match_article(compiled: CompiledRule, tagged: ArticleTagged) -> AlertArticle
             source_id=article.source.id,
             country=article.source.country,
             outlet_type=article.source.outlet_type,
+            genre=article.genre,
         )
         result = compiled.query.evaluate(document)
         if not result.matched:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from mediawatch.schemas import ArticleTagged
+from mediawatch.schemas import ArticleTagged, StanceLabel
 
 _KNOWN_LANGUAGES = frozenset({"en", "fr", "de", "es", "it", "ru", "uk", "zh", "ar", "pt"})
 
@@ -34,8 +34,9 @@ class BoundedLabel:
 
 ARTICLES_TAGGED = Counter(
     "mediawatch_articles_tagged_total",
-    "Tagged articles seen by the alerter, by source id and language.",
-    ["source", "language"],
+    "Tagged articles seen by the alerter, by source id, language and genre (news, opinion, "
+    "analysis or unknown).",
+    ["source", "language", "genre"],
 )
 THEME_MATCHES = Counter(
     "mediawatch_theme_matches_total", "Articles tagged with a theme, by theme id.", ["theme"]
@@ -103,13 +104,16 @@ def observe_tagged(tagged: ArticleTagged) -> None:
     """Count one tagged article in the content metrics."""
     language = tagged.language or tagged.article.language or "unknown"
     language = language if language in _KNOWN_LANGUAGES else "other"
-    ARTICLES_TAGGED.labels(_sources(tagged.article.source.id), language).inc()
+    genre = tagged.article.genre or "unknown"
+    ARTICLES_TAGGED.labels(_sources(tagged.article.source.id), language, genre).inc()
     for theme in {t.theme_id for t in tagged.themes}:
         THEME_MATCHES.labels(_themes(theme)).inc()
     catalogued = {a.actor_id for a in tagged.actors if a.in_catalogue and a.role == "actor"}
     for actor in catalogued:
         ACTOR_MENTIONS.labels(_actors(actor)).inc()
     for stance in tagged.stances:
+        if stance.label == StanceLabel.UNKNOWN:
+            continue  # no model read the language: there is no score to observe
         if stance.target_kind == "actor":
             if stance.target_id not in catalogued:
                 continue

@@ -43,7 +43,7 @@ from pydantic import (
     model_validator,
 )
 
-from mediawatch.schemas import AlertMode, Severity
+from mediawatch.schemas import AlertMode, Genre, Severity
 
 SUPPORTED_VERSIONS = frozenset({1})
 
@@ -150,12 +150,17 @@ class Condition(_Model):
     query: str | None = Field(default=None, description="a query in the tagger's language")
     actors: list[str] = Field(default_factory=list, description="any of these actor ids")
     stance: list[StanceCondition] = Field(default_factory=list, description="all must hold")
+    genres: list[Genre] = Field(
+        default_factory=list,
+        description="any of these genres (news, opinion, analysis); an article whose genre "
+        "nobody labelled matches none of them",
+    )
     sources: SourceCondition = Field(default_factory=SourceCondition)
     include_duplicates: bool = Field(
         default=False, description="count near-duplicates (reprints) too"
     )
 
-    _lists = field_validator("themes", "all_themes", "actors", "stance", mode="before")(
+    _lists = field_validator("themes", "all_themes", "actors", "stance", "genres", mode="before")(
         classmethod(lambda cls, v: _as_list(v))
     )
 

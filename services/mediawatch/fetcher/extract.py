@@ -14,7 +14,9 @@ from typing import Literal
 
 import trafilatura
 
+from mediawatch.fetcher.genre import genre_of_json_ld, genre_of_labels
 from mediawatch.fetcher.identity import normalise_text
+from mediawatch.schemas.events import Genre
 
 Method = Literal["trafilatura", "feed-entry", "plain-text", "markdown", "html", "json"]
 
@@ -29,10 +31,17 @@ class Extracted:
     canonical: str | None = None
     method: Method = "trafilatura"
     fallback_reason: str | None = None
+    genre: Genre | None = None
+    genre_from: str | None = None
+
+
+#: <meta> names and properties that carry the page's section.
+_SECTION_META = frozenset({"article:section", "section", "parsely-section", "sailthru.section"})
 
 
 class _HeadScanner(HTMLParser):
-    """Picks <html lang>, <link rel=canonical>, <title> and <p> text out of a page."""
+    """Picks <html lang>, <link rel=canonical>, <title>, <p> text, the section <meta> tags and
+    the JSON-LD blocks out of a page."""
 
     _SKIP = frozenset({"script", "style", "nav", "footer", "header", "aside", "noscript", "form"})
 
@@ -42,6 +51,9 @@ class _HeadScanner(HTMLParser):
         self.canonical: str | None = None
         self.title = ""
         self.paragraphs: list[str] = []
+        self.sections: list[str] = []
+        self.json_ld: list[str] = []
+        self._json_ld: list[str] | None = None
         self._in_title = False
         self._skip_depth = 0
         self._paragraph: list[str] | None = None
@@ -54,12 +66,22 @@ class _HeadScanner(HTMLParser):
             self.canonical = self.canonical or values.get("href") or None
         elif tag == "title":
             self._in_title = True
+        elif tag == "meta":
+            key = (values.get("property") or values.get("name") or "").lower()
+            if key in _SECTION_META and values.get("content"):
+                self.sections.append(values["content"])
+        elif tag == "script" and values.get("type", "").lower() == "application/ld+json":
+            self._json_ld = []
+            self._skip_depth += 1
         elif tag in self._SKIP:
             self._skip_depth += 1
         elif tag == "p" and self._skip_depth == 0:
             self._paragraph = []
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "script" and self._json_ld is not None:
+            self.json_ld.append("".join(self._json_ld))
+            self._json_ld = None
         if tag == "title":
             self._in_title = False
         elif tag in self._SKIP and self._skip_depth:
@@ -71,7 +93,9 @@ class _HeadScanner(HTMLParser):
             self._paragraph = None
 
     def handle_data(self, data: str) -> None:
-        if self._in_title:
+        if self._json_ld is not None:
+            self._json_ld.append(data)
+        elif self._in_title:
             self.title += data
         elif self._paragraph is not None:
             self._paragraph.append(data)
@@ -111,10 +135,17 @@ def _drop_title_line(text: str, title: str) -> str:
     return "\n".join(lines)
 
 
+def page_genre(scanner: _HeadScanner) -> tuple[Genre | None, str | None]:
+    """The genre the page declares: its schema.org type first, then its section."""
+    found = genre_of_json_ld(scanner.json_ld) or genre_of_labels(scanner.sections, "section")
+    return found if found is not None else (None, None)
+
+
 def extract_html(html: str, url: str | None = None, *, min_chars: int = 200) -> Extracted:
     """Article text of a page. Falls back to the page's <p> elements (``method='html'``)
     when trafilatura finds nothing or too little, saying so in ``fallback_reason``."""
     scanner = scan_html(html)
+    genre, genre_from = page_genre(scanner)
     reason: str | None = None
     try:
         document = trafilatura.bare_extraction(
@@ -138,6 +169,8 @@ def extract_html(html: str, url: str | None = None, *, min_chars: int = 200) -> 
                 published_at=_date(document.date),
                 language=_language(document.language) or _language(scanner.lang),
                 canonical=scanner.canonical,
+                genre=genre,
+                genre_from=genre_from,
             )
         reason = f"trafilatura extracted only {len(text)} characters"
     elif reason is None:
@@ -150,6 +183,8 @@ def extract_html(html: str, url: str | None = None, *, min_chars: int = 200) -> 
         canonical=scanner.canonical,
         method="html",
         fallback_reason=reason,
+        genre=genre,
+        genre_from=genre_from,
     )
 
 

@@ -25,7 +25,7 @@ from mediawatch.fetcher.http_client import decode_body
 from mediawatch.fetcher.identity import canonical_url
 from mediawatch.fetcher.publish import Candidate, Outcome, Publisher, RejectedArticle
 from mediawatch.fetcher.sources import Source
-from mediawatch.schemas import ArticleFetched, ExtractionInfo, SourceInfo
+from mediawatch.schemas import ArticleFetched, ExtractionInfo, Genre, SourceInfo
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class InboxSourceMeta(BaseModel):
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     outlet_type: str | None = None
     language: str | None = None
+    genre: Genre | None = None
 
 
 class InboxJson(BaseModel):
@@ -57,6 +58,7 @@ class InboxJson(BaseModel):
     byline: str | None = None
     published_at: datetime | None = None
     language: str | None = None
+    genre: Genre | None = None
     source: InboxSourceMeta | None = None
 
 
@@ -108,6 +110,8 @@ def candidate_from_file(path: Path, source: SourceInfo) -> Candidate:
             method=extracted.method,
             fallback_reason=extracted.fallback_reason,
         ),
+        genre=extracted.genre,
+        genre_from=extracted.genre_from,
     )
 
 
@@ -142,6 +146,7 @@ def _candidate_from_json(text: str, source: SourceInfo) -> Candidate:
                 "country": meta.country or source.country,
                 "outlet_type": meta.outlet_type or source.outlet_type,
                 "language": meta.language or source.language,
+                "genre": meta.genre or source.genre,
             }
         )
     url = item.canonical_url or item.url
@@ -155,6 +160,8 @@ def _candidate_from_json(text: str, source: SourceInfo) -> Candidate:
         published_at=item.published_at,
         language=item.language,
         extraction=ExtractionInfo(method="json"),
+        genre=item.genre,
+        genre_from="inbox field" if item.genre else None,
     )
 
 

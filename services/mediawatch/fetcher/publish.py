@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from mediawatch.fetcher import metrics
 from mediawatch.fetcher.dedupe import Known, SeenIndex
+from mediawatch.fetcher.genre import genre_of_url
 from mediawatch.fetcher.identity import (
     article_id_for_content,
     article_id_for_url,
@@ -29,6 +30,7 @@ from mediawatch.schemas import (
     SourceInfo,
     cloudevent_headers,
 )
+from mediawatch.schemas.events import Genre
 
 log = logging.getLogger(__name__)
 CE_SOURCE = "/mediawatch/fetcher"
@@ -49,6 +51,21 @@ class Candidate:
     byline: str | None = None
     published_at: datetime | None = None
     language: str | None = None
+    #: The genre the page, the feed entry or the pushed/inbox fields declare, and from what.
+    genre: Genre | None = None
+    genre_from: str | None = None
+
+
+def decide_genre(candidate: Candidate) -> tuple[Genre | None, str | None]:
+    """The article's own label first, then its URL, then what its source always is."""
+    if candidate.genre is not None:
+        return candidate.genre, candidate.genre_from
+    found = genre_of_url(candidate.canonical_url or candidate.url)
+    if found is not None:
+        return found
+    if candidate.source.genre is not None:
+        return candidate.source.genre, "source"
+    return None, None
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,7 @@ def build_event(candidate: Candidate) -> tuple[ArticleFetched, int]:
     if not text:
         raise RejectedArticle("the article has no text")
     digest = content_hash(text)
+    genre, genre_from = decide_genre(candidate)
     article_id = (
         article_id_for_url(candidate.canonical_url)
         if candidate.canonical_url
@@ -81,6 +99,8 @@ def build_event(candidate: Candidate) -> tuple[ArticleFetched, int]:
         text=text,
         content_hash=digest,
         extraction=candidate.extraction,
+        genre=genre,
+        genre_from=genre_from,
     )
     return event, simhash(text)
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from mediawatch.fetcher import metrics
 from mediawatch.fetcher.identity import canonical_url, normalise_text
 from mediawatch.fetcher.publish import Candidate, Publisher, RejectedArticle
-from mediawatch.schemas import ExtractionInfo, SourceInfo
+from mediawatch.schemas import ExtractionInfo, Genre, SourceInfo
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class PushSource(BaseModel):
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     outlet_type: str | None = None
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+    genre: Genre | None = None
 
 
 class PushArticle(BaseModel):
@@ -39,6 +40,7 @@ class PushArticle(BaseModel):
     published_at: datetime | None = None
     byline: str | None = None
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+    genre: Genre | None = None
     source: PushSource = Field(default_factory=PushSource)
 
 
@@ -65,6 +67,7 @@ def candidate_from_push(item: PushArticle) -> Candidate:
         country=item.source.country,
         outlet_type=item.source.outlet_type,
         language=item.source.language,
+        genre=item.source.genre,
     )
     return Candidate(
         source=source,
@@ -76,6 +79,8 @@ def candidate_from_push(item: PushArticle) -> Candidate:
         published_at=item.published_at,
         language=item.language,
         extraction=ExtractionInfo(method="json"),
+        genre=item.genre,
+        genre_from="push field" if item.genre else None,
     )
 
 

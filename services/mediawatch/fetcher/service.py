@@ -24,6 +24,7 @@ from aiohttp import web
 from mediawatch.fetcher import metrics
 from mediawatch.fetcher.dedupe import SeenIndex, SeenStore
 from mediawatch.fetcher.extract import Extracted, extract_html, html_fragment_text
+from mediawatch.fetcher.genre import genre_of_labels
 from mediawatch.fetcher.http_client import FetchError, FetchResult, PoliteClient
 from mediawatch.fetcher.identity import article_id_for_url, canonical_url
 from mediawatch.fetcher.inbox import process_inbox
@@ -75,6 +76,16 @@ def _struct_time(value: Any) -> datetime | None:
         return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except (TypeError, ValueError):
         return None
+
+
+def _entry_genre(entry: Any, extracted: Extracted) -> dict[str, Any]:
+    """Candidate fields for the genre of a feed entry: its page's own label, else the
+    entry's categories."""
+    if extracted.genre is not None:
+        return {"genre": extracted.genre, "genre_from": extracted.genre_from}
+    terms = [str(tag.get("term") or "") for tag in entry.get("tags") or []]
+    found = genre_of_labels([t for t in terms if t], "feed category")
+    return {"genre": found[0], "genre_from": found[1]} if found else {}
 
 
 def _local(tag: str) -> str:
@@ -382,6 +393,7 @@ class Fetcher:
             extraction=ExtractionInfo(
                 method=extracted.method, fallback_reason=extracted.fallback_reason
             ),
+            **_entry_genre(entry, extracted),
         )
         outcome = await self.publisher.publish(candidate)
         return outcome.status
@@ -410,6 +422,8 @@ class Fetcher:
                 extraction=ExtractionInfo(
                     method=extracted.method, fallback_reason=extracted.fallback_reason
                 ),
+                genre=extracted.genre,
+                genre_from=extracted.genre_from,
             )
             outcome = await self.publisher.publish(candidate)
         except BaseException:
@@ -467,6 +481,8 @@ class Fetcher:
                 extraction=ExtractionInfo(
                     method=extracted.method, fallback_reason=extracted.fallback_reason
                 ),
+                genre=extracted.genre,
+                genre_from=extracted.genre_from,
             )
             return (await self.publisher.publish(candidate)).status
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mediawatch.schemas import SourceInfo
+from mediawatch.schemas import Genre, SourceInfo
 
 SourceType = Literal["feed", "page", "sitemap", "inbox"]
 
@@ -54,6 +54,7 @@ class Source(BaseModel):
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     outlet_type: str | None = None
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+    genre: Genre | None = None
     enabled: bool = True
 
     @field_validator("interval", mode="before")
@@ -85,6 +86,7 @@ class Source(BaseModel):
             country=self.country,
             outlet_type=self.outlet_type,
             language=self.language,
+            genre=self.genre,
         )
 
 

@@ -59,6 +59,7 @@ def article_html(item: FeedItem, base_url: str) -> str:
         f'<meta property="og:title" content="{html.escape(item.title)}">\n'
         f'<meta property="og:site_name" content="{html.escape(meta.outlet)}">\n'
         f'<meta property="article:published_time" content="{item.published.isoformat()}">\n'
+        f'<meta property="article:section" content="{SECTIONS[meta.kind]}">\n'
         f'<link rel="canonical" href="{base_url}/articles/{meta.slug}.html">\n'
         f'</head>\n<body>\n<header><a href="/">{html.escape(meta.outlet)}</a></header>\n'
         f"<main><article>\n<h1>{html.escape(item.title)}</h1>\n"
@@ -67,6 +68,11 @@ def article_html(item: FeedItem, base_url: str) -> str:
         f"{body}\n</article></main>\n<footer>Sample corpus of mediawatch.</footer>\n"
         "</body>\n</html>\n"
     )
+
+
+#: The section each kind of sample is filed under on its page and in its feed, as a
+#: newspaper's site files it; the fetcher reads the genre from it.
+SECTIONS = {"op-ed": "Opinion", "news": "News", "analysis": "Analysis"}
 
 
 def rss(items: list[FeedItem], base_url: str, title: str, language: str | None) -> str:
@@ -79,6 +85,7 @@ def rss(items: list[FeedItem], base_url: str, title: str, language: str | None) 
             f"<link>{escape(link)}</link>"
             f'<guid isPermaLink="true">{escape(link)}</guid>'
             f"<pubDate>{format_datetime(item.published)}</pubDate>"
+            f"<category>{SECTIONS[item.meta.kind]}</category>"
             f"<description>{escape(item.paragraphs[0] if item.paragraphs else '')}</description>"
             "</item>"
         )

@@ -175,6 +175,7 @@ class Document:
         source_id: str | None = None,
         country: str | None = None,
         outlet_type: str | None = None,
+        genre: str | None = None,
     ) -> None:
         self.text = text
         self.title = title
@@ -182,6 +183,7 @@ class Document:
         self.source_id = source_id
         self.country = country
         self.outlet_type = outlet_type
+        self.genre = genre
         self._fields: dict[str, FieldText] = {}
         self._scans: dict[int, tuple[QueryIndex, int, _Scan]] = {}
         lang = (language or "").strip().casefold().replace("_", "-")
@@ -191,6 +193,7 @@ class Document:
             "source": _meta_set(source_id),
             "country": _meta_set(country),
             "outlet_type": _meta_set(outlet_type),
+            "genre": _meta_set(genre),
         }
 
     def field(self, name: str) -> FieldText:

@@ -52,7 +52,7 @@ MIN_STAR_PREFIX: Final = 3
 
 TextField: TypeAlias = Literal["title", "text"]
 TEXT_FIELDS: Final = ("title", "text")
-META_FIELDS: Final = ("lang", "source", "country", "outlet_type")
+META_FIELDS: Final = ("lang", "source", "country", "outlet_type", "genre")
 
 _DOUBLE_QUOTES = str.maketrans(dict.fromkeys("\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033", '"'))
 _QUERY_TOKEN = re.compile(r"[\w*?]+")
@@ -249,7 +249,7 @@ def _lex_word(query: str, word: str, pos: int, toks: list[_Tok]) -> None:
                 f"unknown field {name!r}",
                 query,
                 pos,
-                "one of title:, text:, lang:, source:, country:, outlet_type: or repeatN:",
+                "one of title:, text:, lang:, source:, country:, outlet_type:, genre: or repeatN:",
             )
         toks.append(_Tok("scope", name, pos))
         rest = word[m.end() :]
