@@ -29,6 +29,8 @@ def test_wheel_holds_services_schemas_and_data(tmp_path: Path) -> None:
         "mediawatch/stack/up.py",
         "mediawatch/tagger/data/stance_model.json",
         "mediawatch/tagger/data/stance_cues.yaml",
+        "mediawatch/tagger/data/stance/adapter.npz",
+        "mediawatch/tagger/data/stance/vocab.txt",
         "mediawatch/tagger/data/catalogue/states.yaml",
         "mediawatch/tagger/data/catalogue/people.yaml",
         "mediawatch/tagger/data/catalogue/organisations.yaml",

@@ -22,7 +22,8 @@ def tagger() -> Tagger:
 
 @pytest.fixture(scope="module")
 def tagged(tagger: Tagger) -> ArticleTagged:
-    return tagger.tag(read_article(FIXTURE))
+    """The fixture as its page would label it: an opinion piece."""
+    return tagger.tag(read_article(FIXTURE).model_copy(update={"genre": "opinion"}))
 
 
 def test_indivisible_security_theme_has_every_mention(tagged: ArticleTagged) -> None:
@@ -104,3 +105,39 @@ def test_french_article_uses_the_language_variant(tagger: Tagger) -> None:
     tagged = tagger.tag(article)
     assert tagged.language == "fr"
     assert "indivisible-security" in {t.theme_id for t in tagged.themes}
+    # No stance model reads French: every stance is unknown and says why, never a guess.
+    assert tagged.stances
+    for stance in tagged.stances:
+        assert stance.label == StanceLabel.UNKNOWN
+        assert stance.score == 0.0 and not stance.evidence
+        assert "no stance model reads language 'fr'" in stance.reason
+
+
+def test_the_stance_budget_goes_to_themes_first_then_catalogue_actors(tagger: Tagger) -> None:
+    article = read_article(FIXTURE)
+    frugal = Tagger(
+        tagger.themes,
+        tagger.actors,
+        tagger.stance,
+        max_stance_mentions=8,
+        min_stance_pairs=3,
+        stance_pairs_per_1000_words=0,
+    )
+    tagged = frugal.tag(article)
+    counted = [s for s in tagged.stances if not s.reason.startswith("no mention scored")]
+    assert 1 <= len(counted) <= 3
+    assert {s.target_kind for s in counted} >= {"theme"}
+    open_world = {a.actor_id for a in tagged.actors if not a.in_catalogue}
+    assert not any(s.target_id in open_world for s in counted)
+    left_out = [s for s in tagged.stances if s.reason.startswith("no mention scored")]
+    assert left_out and all(s.label == StanceLabel.NEUTRAL for s in left_out)
+
+
+def test_a_russian_article_gets_unknown_stance_not_the_english_models_guess(
+    tagger: Tagger,
+) -> None:
+    article = read_article(Path(__file__).parent / "fixtures" / "article-ru.txt")
+    tagged = tagger.tag(article)
+    assert tagged.language == "ru"
+    assert {s.target_id for s in tagged.stances} >= {"state:ru", "org:nato"}
+    assert {s.label for s in tagged.stances} == {StanceLabel.UNKNOWN}

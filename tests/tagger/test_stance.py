@@ -15,7 +15,6 @@ from mediawatch.tagger.stance import (
     FeatureExtractor,
     StanceModel,
     StancePrediction,
-    aggregate,
     article_tone,
 )
 
@@ -145,36 +144,7 @@ def test_curly_quotes_keep_offsets(extractor: FeatureExtractor) -> None:
     assert "tgt:in_quote" in feats or "sent:has_quote" in feats
 
 
-# --- aggregation and article tone ---------------------------------------------------------------
-
-
-def _pred(label: StanceLabel, crit: float, neut: float, sup: float) -> StancePrediction:
-    return StancePrediction(
-        label=label,
-        score=sup - crit,
-        probabilities={"critical": crit, "neutral": neut, "supportive": sup},
-    )
-
-
-def test_aggregate() -> None:
-    assert aggregate([]) == (StanceLabel.NEUTRAL, 0.0)
-    single = _pred(StanceLabel.CRITICAL, 0.7, 0.2, 0.1)
-    label, score = aggregate([single])
-    assert label is StanceLabel.CRITICAL and score == pytest.approx(-0.6)
-    label, score = aggregate(
-        [
-            _pred(StanceLabel.CRITICAL, 0.9, 0.05, 0.05),
-            _pred(StanceLabel.NEUTRAL, 0.2, 0.6, 0.2),
-            _pred(StanceLabel.CRITICAL, 0.7, 0.2, 0.1),
-        ]
-    )
-    assert label is StanceLabel.CRITICAL
-    assert score == pytest.approx((0.05 + 0.2 + 0.1 - 0.9 - 0.2 - 0.7) / 3)
-    label, score = aggregate(
-        [_pred(StanceLabel.CRITICAL, 0.8, 0.1, 0.1), _pred(StanceLabel.SUPPORTIVE, 0.1, 0.1, 0.8)]
-    )
-    assert score == pytest.approx(0.0)
-    assert -1.0 <= score <= 1.0
+# --- article tone ---------------------------------------------------------------------------
 
 
 def test_article_tone() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,8 @@ def _highlight(sentence: str, offset: int, spans: list[Evidence]) -> Text:
 def _report(path: Path, tagged: ArticleTagged) -> None:
     console.rule(f"[bold]{tagged.article.title or path.name}[/bold]  ({path})")
     console.print(
-        f"language: {tagged.language}   tone: {tagged.tone.label if tagged.tone else '-'}"
+        f"language: {tagged.language}   genre: {tagged.article.genre or 'unlabelled'}   "
+        f"tone: {tagged.tone.label if tagged.tone else '-'}"
         f"   truncated: {tagged.truncated}   {tagged.tagger.timings_ms.get('total', 0):.1f} ms"
     )
     console.print("[bold]Themes[/bold]")
@@ -79,9 +81,11 @@ def _report(path: Path, tagged: ArticleTagged) -> None:
         colour = {"critical": "red", "supportive": "green"}.get(stance.label.value, "white")
         console.print(
             f"  {stance.target_kind} {stance.target_id}: "
-            f"[{colour}]{stance.label.value}[/{colour}] ({stance.score:+.2f})"
+            f"[{colour}]{stance.label.value}[/{colour}] ({stance.score:+.2f})  "
+            f"[dim]{stance.reason}[/dim]",
+            highlight=False,
         )
-        for evidence in stance.evidence[:1]:
+        for evidence in stance.evidence[:2]:
             start = evidence.sentence_start or 0
             console.print("    ", _highlight(evidence.sentence, start, [evidence]))
 
@@ -91,9 +95,16 @@ def tag(
     as_json: bool = typer.Option(False, "--json", help="One ArticleTagged JSON per line."),
     themes: Path | None = typer.Option(None, "--themes", help="Theme catalogue."),
     actors: Path | None = typer.Option(None, "--actors", help="Actor catalogue."),
+    genre: str | None = typer.Option(
+        None, "--genre", help="news, opinion or analysis, as a page or feed would label it."
+    ),
 ) -> None:
     """Tag article files with themes, actors and stance, with the evidence."""
     from mediawatch.tagger.files import ArticleFileError, read_article
+
+    if genre not in (None, "news", "opinion", "analysis"):
+        errors.print(f"[red]--genre {genre!r}: expected news, opinion or analysis[/red]")
+        raise typer.Exit(2)
 
     tagger = _tagger(themes, actors)
     failed = False
@@ -104,6 +115,8 @@ def tag(
             errors.print(f"[red]{exc}[/red]")
             failed = True
             continue
+        if genre is not None:
+            article = article.model_copy(update={"genre": genre, "genre_from": "--genre"})
         tagged = tagger.tag(article)
         if as_json:
             sys.stdout.write(tagged.model_dump_json() + "\n")
@@ -158,13 +171,19 @@ def match(
         raise typer.Exit(1)
 
 
+_MODEL_OPTION = typer.Option(
+    "contextual", "--model", help="Sentence stance model: contextual or lexical."
+)
+
+
 def stance(
     jsonl: Path = typer.Option(..., "--jsonl", help="Lines of {text, start, end}; - for stdin."),
+    model_name: str = _MODEL_OPTION,
 ) -> None:
     """Add ``label`` and ``score`` to each ``{"text", "start", "end"}`` line, in order."""
-    from mediawatch.tagger.stance import StanceModel
+    from mediawatch.tagger.pipeline import load_stance_model
 
-    model = StanceModel.load()
+    model = load_stance_model(model_name)
     stream = sys.stdin if str(jsonl) == "-" else jsonl.open(encoding="utf-8")
     with stream:
         for number, line in enumerate(stream, start=1):
@@ -178,7 +197,7 @@ def stance(
             except (ValueError, KeyError, TypeError) as exc:
                 errors.print(f"{jsonl}:{number}: {exc!r}")
                 raise typer.Exit(2) from None
-            prediction = model.predict(text, start, end)
+            (prediction,) = model.predict_many([(text, start, end)])
             item["label"] = prediction.label.value
             item["score"] = round(prediction.score, 4)
             sys.stdout.write(json.dumps(item, ensure_ascii=False) + "\n")
@@ -259,6 +278,72 @@ def eval_actors(
         console.print(f"extras ({len(report.extras)}):", highlight=False)
         for key, kind, name in report.extras[:show]:
             console.print(f"  {key:>6}  {kind:<13} {name}", highlight=False)
+
+
+@eval_app.command("stance")
+def eval_stance(
+    data: Path = typer.Option(..., "--data", help="Labelled sentences, NewsMTSC JSON Lines."),
+    model_name: str = _MODEL_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="The report as one JSON object."),
+) -> None:
+    """Macro-F1, per-class F1 and targets/s of the sentence stance model on your data."""
+    from mediawatch.tagger.pipeline import load_stance_model
+    from mediawatch.tagger.stance_evaluation import StanceDataError, evaluate_stance
+
+    try:
+        report = evaluate_stance(load_stance_model(model_name), data)
+    except (StanceDataError, OSError) as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict() | {"model": model_name}) + "\n")
+        return
+    console.print(report.format(f"{data} ({model_name})"), highlight=False)
+
+
+@eval_app.command("article-stance")
+def eval_article_stance(
+    gold: Path = typer.Option(..., "--gold", help="Labelled articles (stance_gold format)."),
+    bodies: Path = typer.Option(..., "--bodies", help="CSV (Body ID, articleBody)."),
+    split: str | None = typer.Option(None, "--split", help="Only lines of this split."),
+    as_json: bool = typer.Option(False, "--json", help="The report as one JSON object."),
+    show: int = typer.Option(30, "--show", help="Disagreements listed (0: none)."),
+) -> None:
+    """Agreement of the article-level stance with hand labels, and its confusion counts."""
+    from mediawatch.schemas import ArticleFetched, SourceInfo
+    from mediawatch.tagger.stance_evaluation import StanceDataError, score_article_stances
+
+    tagger = _tagger(None, None)
+
+    def tag(text: str, genre: str | None) -> ArticleTagged:
+        article = ArticleFetched(
+            article_id="evaluation",
+            source=SourceInfo(id="evaluation", type="inbox"),
+            fetched_at=datetime.now(UTC),
+            text=text,
+            content_hash="0" * 64,
+            genre=genre,
+        )
+        tagged: ArticleTagged = tagger.tag(article)
+        return tagged
+
+    try:
+        report = score_article_stances(gold, bodies, tag, split)
+    except (StanceDataError, OSError, KeyError, ValueError) as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict()) + "\n")
+        return
+    label = f"{gold}" + (f" (split {split})" if split else "")
+    console.print(
+        f"{label}: {report.agreed}/{report.targets} targets agree ({100 * report.agreement:.1f}%)",
+        highlight=False,
+    )
+    for (wanted, got), count in sorted(report.confusion.items()):
+        console.print(f"  labelled {wanted:<10} tagged {got:<10} {count}", highlight=False)
+    for miss in report.misses[:show]:
+        console.print(f"  {miss}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

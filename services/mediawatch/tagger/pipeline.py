@@ -6,6 +6,7 @@ analyst sees at the prompt is exactly what the stream publishes.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -20,15 +21,20 @@ from mediawatch.schemas import (
     Evidence,
     StanceTag,
     TaggerInfo,
-    ThemeTag,
     Tone,
 )
+from mediawatch.schemas.events import StanceLabel
 from mediawatch.tagger.actors import ActorResolver, load_actor_catalogue
+from mediawatch.tagger.argument import ScoredMention, article_stances
 from mediawatch.tagger.language import resolve_language
 from mediawatch.tagger.matcher import Document, ThemeMatcher
 from mediawatch.tagger.ner import RecogniserPool
 from mediawatch.tagger.settings import TaggerSettings
-from mediawatch.tagger.stance import StanceModel, StancePrediction, aggregate, article_tone
+from mediawatch.tagger.stance import (
+    SentenceStanceModel,
+    StanceModel,
+    article_tone,
+)
 from mediawatch.tagger.text import sentence_of, sentence_spans
 
 
@@ -46,10 +52,12 @@ class Tagger:
         self,
         themes: ThemeMatcher,
         actors: ActorResolver,
-        stance: StanceModel,
+        stance: SentenceStanceModel,
         *,
         max_chars: int = 100_000,
         max_stance_mentions: int = 8,
+        min_stance_pairs: int = 12,
+        stance_pairs_per_1000_words: int = 40,
         catalogue_versions: dict[str, str] | None = None,
     ) -> None:
         self.themes = themes
@@ -57,6 +65,8 @@ class Tagger:
         self.stance = stance
         self.max_chars = max_chars
         self.max_stance_mentions = max_stance_mentions
+        self.min_stance_pairs = min_stance_pairs
+        self.stance_pairs_per_1000_words = stance_pairs_per_1000_words
         self.version = tagger_version()
         self.catalogue_versions = catalogue_versions or {}
 
@@ -68,16 +78,22 @@ class Tagger:
         *,
         max_chars: int = 100_000,
         max_stance_mentions: int = 8,
+        min_stance_pairs: int = 12,
+        stance_pairs_per_1000_words: int = 40,
         open_world: bool = True,
+        stance_model: str = "contextual",
+        stance_threads: int = 1,
     ) -> Tagger:
         themes = ThemeMatcher.from_file(themes_file)
         catalogue = load_actor_catalogue(actors_file)
         return cls(
             themes,
             ActorResolver(catalogue, RecogniserPool() if open_world else None),
-            StanceModel.load(),
+            load_stance_model(stance_model, threads=stance_threads),
             max_chars=max_chars,
             max_stance_mentions=max_stance_mentions,
+            min_stance_pairs=min_stance_pairs,
+            stance_pairs_per_1000_words=stance_pairs_per_1000_words,
             catalogue_versions={
                 "themes": str(themes.version),
                 "actors": str(getattr(catalogue, "version", "")),
@@ -91,7 +107,11 @@ class Tagger:
             settings.actors_file,
             max_chars=settings.max_chars,
             max_stance_mentions=settings.max_stance_mentions,
+            min_stance_pairs=settings.min_stance_pairs,
+            stance_pairs_per_1000_words=settings.stance_pairs_per_1000_words,
             open_world=settings.open_world_actors,
+            stance_model=settings.stance_model,
+            stance_threads=settings.stance_threads,
         )
 
     def tag(self, article: ArticleFetched, *, now: datetime | None = None) -> ArticleTagged:
@@ -107,6 +127,7 @@ class Tagger:
             source_id=article.source.id,
             country=article.source.country,
             outlet_type=article.source.outlet_type,
+            genre=article.genre,
         )
         sentences = sentence_spans(tagged_text)
 
@@ -119,8 +140,17 @@ class Tagger:
             )
         ]
         after_actors = time.perf_counter()
-        stances = [self._actor_stance(actor, tagged_text, sentences) for actor in actors]
-        stances += [self._theme_stance(theme, tagged_text, sentences) for theme in themes]
+        targets: list[tuple[str, str, Sequence[Evidence]]] = [
+            ("actor", actor.actor_id, actor.mentions) for actor in actors
+        ]
+        targets += [("theme", theme.theme_id, theme.evidence) for theme in themes]
+        # Who gets the stance budget first: themes, catalogue actors, other actors, then
+        # outlets cited as sources; the more mentions, the earlier.
+        rank = {("theme", t.theme_id): 0 for t in themes} | {
+            ("actor", a.actor_id): 3 if a.role == "source" else 1 if a.in_catalogue else 2
+            for a in actors
+        }
+        stances = self._stances(targets, rank, tagged_text, sentences, language, article.genre)
         tone_label, tone_score = article_tone(tagged_text)
         finished = time.perf_counter()
 
@@ -135,6 +165,8 @@ class Tagger:
                 language=article.language,
                 content_hash=article.content_hash,
                 duplicate_of=article.duplicate_of,
+                genre=article.genre,
+                genre_from=article.genre_from,
             ),
             text_start=0,
             text_end=len(tagged_text),
@@ -184,57 +216,96 @@ class Tagger:
             )
         return actor.model_copy(update={"mentions": mentions})
 
-    def _score_mentions(
-        self, spans: Sequence[Evidence], text: str, sentences: list[tuple[int, int]]
-    ) -> list[tuple[StancePrediction, Evidence]]:
-        scored = []
-        for span in [s for s in spans if s.field == "text"][: self.max_stance_mentions]:
-            start, end = sentence_of(text, sentences, span.start)
-            prediction = self.stance.predict(text[start:end], span.start - start, span.end - start)
-            scored.append((prediction, span))
-        return scored
-
-    def _stance_tag(
+    def _stances(
         self,
-        kind: str,
-        target_id: str,
-        spans: Sequence[Evidence],
+        targets: Sequence[tuple[str, str, Sequence[Evidence]]],
+        rank: dict[tuple[str, str], int],
         text: str,
         sentences: list[tuple[int, int]],
-    ) -> StanceTag:
-        scored = self._score_mentions(spans, text, sentences)
-        label, score = aggregate([prediction for prediction, _ in scored])
-        # The evidence is the mentions that pull hardest in the direction of the verdict.
-        strongest = sorted(scored, key=lambda pair: -abs(pair[0].score))[:3]
-        evidence = [
-            span.model_copy(update=_sentence_fields(text, sentences, span)) for _, span in strongest
-        ]
-        return StanceTag(
-            target_kind="actor" if kind == "actor" else "theme",
-            target_id=target_id,
-            label=label,
-            score=_clamp(score),
-            evidence=evidence,
+        language: str | None,
+        genre: str | None,
+    ) -> list[StanceTag]:
+        """One stance per target; every scored mention of the article goes to the model in
+        one call, so that it can batch them."""
+        if language not in self.stance.languages:
+            reason = f"no stance model reads language {language or 'undetermined'!r}"
+            return [
+                StanceTag(
+                    target_kind="actor" if kind == "actor" else "theme",
+                    target_id=target_id,
+                    label=StanceLabel.UNKNOWN,
+                    score=0.0,
+                    reason=reason,
+                )
+                for kind, target_id, _ in targets
+            ]
+        chosen = self._budget(targets, rank, len(text.split()))
+        places = []
+        for (kind, target_id, _), spans in zip(targets, chosen, strict=True):
+            for span in spans:
+                start, end = sentence_of(text, sentences, span.start)
+                places.append(((kind, target_id), span, start, end))
+        predictions = self.stance.predict_many(
+            (text[start:end], span.start - start, span.end - start)
+            for _, span, start, end in places
         )
+        mentions = [
+            ScoredMention(target, span, text[start:end], start, prediction)
+            for (target, span, start, end), prediction in zip(places, predictions, strict=True)
+        ]
+        decided = article_stances(mentions, [(k, t) for k, t, _ in targets], genre=genre)
+        return [
+            StanceTag(
+                target_kind="actor" if kind == "actor" else "theme",
+                target_id=target_id,
+                label=decided[(kind, target_id)].label,
+                score=_clamp(decided[(kind, target_id)].score),
+                evidence=decided[(kind, target_id)].evidence,
+                reason=decided[(kind, target_id)].reason,
+            )
+            for kind, target_id, _ in targets
+        ]
 
-    def _actor_stance(
-        self, actor: ActorTag, text: str, sentences: list[tuple[int, int]]
-    ) -> StanceTag:
-        return self._stance_tag("actor", actor.actor_id, actor.mentions, text, sentences)
+    def _budget(
+        self,
+        targets: Sequence[tuple[str, str, Sequence[Evidence]]],
+        rank: dict[tuple[str, str], int],
+        words: int,
+    ) -> list[list[Evidence]]:
+        """The mentions scored per target: up to ``max_stance_mentions`` each and a budget
+        that grows with the article (``stance_pairs_per_1000_words``, at least
+        ``min_stance_pairs``), handed out one mention per target per round in the order of
+        ``rank``, so that every central target gets a first mention before any gets a
+        second."""
+        available = [
+            [s for s in spans if s.field == "text"][: self.max_stance_mentions]
+            for _, _, spans in targets
+        ]
+        order = sorted(
+            range(len(targets)),
+            key=lambda i: (rank.get(targets[i][:2], 2), -len(available[i])),
+        )
+        chosen: list[list[Evidence]] = [[] for _ in targets]
+        left = max(
+            self.min_stance_pairs, math.ceil(words * self.stance_pairs_per_1000_words / 1000)
+        )
+        for depth in range(self.max_stance_mentions):
+            for i in order:
+                if left and depth < len(available[i]):
+                    chosen[i].append(available[i][depth])
+                    left -= 1
+        return chosen
 
-    def _theme_stance(
-        self, theme: ThemeTag, text: str, sentences: list[tuple[int, int]]
-    ) -> StanceTag:
-        return self._stance_tag("theme", theme.theme_id, theme.evidence, text, sentences)
 
+def load_stance_model(name: str, *, threads: int = 1) -> SentenceStanceModel:
+    """The sentence stance model named by the ``stance_model`` setting."""
+    if name == "lexical":
+        return StanceModel.load()
+    if name == "contextual":
+        from mediawatch.tagger.contextual import ContextualStanceModel
 
-def _sentence_fields(
-    text: str, sentences: list[tuple[int, int]], span: Evidence
-) -> dict[str, object]:
-    if span.sentence:
-        return {}
-    start, end = sentence_of(text, sentences, span.start)
-    return {"sentence": text[start:end], "sentence_start": start, "sentence_end": end}
+        return ContextualStanceModel(threads=threads)
+    raise ValueError(f"unknown stance model {name!r}: expected 'contextual' or 'lexical'")
 
 
 def _clamp(value: float) -> float:

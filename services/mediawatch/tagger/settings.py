@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -51,4 +52,28 @@ class TaggerSettings(ServiceSettings):
     )
     max_stance_mentions: int = Field(
         default=8, ge=1, description="Mentions per actor or theme scored for stance."
+    )
+    min_stance_pairs: int = Field(
+        default=12,
+        ge=1,
+        description="Mentions scored for stance per article at the least, over all targets.",
+    )
+    stance_pairs_per_1000_words: int = Field(
+        default=40,
+        ge=0,
+        description="Mentions scored for stance per 1,000 words of the article, over all "
+        "targets, when that is more than min_stance_pairs: themes first, then catalogue "
+        "actors, then other actors, one mention each per round. The encoder is the tagger's "
+        "costliest stage (docs/benchmarks.md); a target left without a scored mention is "
+        "neutral and says so in its reason.",
+    )
+    stance_model: Literal["contextual", "lexical"] = Field(
+        default="contextual",
+        description="Sentence stance: 'contextual', MiniLM fine-tuned on NewsMTSC "
+        "(docs/stance.md), or 'lexical', the older logistic regression over word features, "
+        "some ten times faster and some ten points of macro-F1 worse. Both read English only; "
+        "other languages get 'unknown'.",
+    )
+    stance_threads: int = Field(
+        default=1, ge=1, le=64, description="CPU threads of the stance encoder per worker."
     )

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import yaml
 
@@ -36,9 +36,9 @@ __all__ = [
     "DEFAULT_CUES_PATH",
     "DEFAULT_MODEL_PATH",
     "FeatureExtractor",
+    "SentenceStanceModel",
     "StanceModel",
     "StancePrediction",
-    "aggregate",
     "article_tone",
     "softmax",
 ]
@@ -459,8 +459,21 @@ class StancePrediction:
     explain: list[tuple[str, float]] = field(default_factory=list)
 
 
+class SentenceStanceModel(Protocol):
+    """What the tagger needs of a sentence stance model."""
+
+    #: Languages the model was trained on; other languages get ``unknown``.
+    languages: frozenset[str]
+
+    def predict_many(self, items: Iterable[tuple[str, int, int]]) -> list[StancePrediction]:
+        """Stance of each (sentence, start, end) towards the mention sentence[start:end]."""
+        ...
+
+
 class StanceModel:
     """Multinomial logistic regression over :class:`FeatureExtractor` features."""
+
+    languages: frozenset[str] = frozenset({"en"})
 
     def __init__(
         self,
@@ -542,33 +555,8 @@ class StanceModel:
 
 
 # --------------------------------------------------------------------------------------------
-# Aggregation and article tone
+# Article tone
 # --------------------------------------------------------------------------------------------
-
-
-#: Net scores closer to zero than this aggregate to neutral.
-NEUTRAL_BAND = 0.1
-
-
-def aggregate(predictions: Sequence[StancePrediction]) -> tuple[StanceLabel, float]:
-    """One label and score for several mentions of the same target in one article.
-
-    The score is the mean over the mentions of P(supportive) - P(critical), the article's net
-    lean toward the target. The label follows the sign of that net lean once it leaves a
-    neutral band of +-``NEUTRAL_BAND``: in news most sentences that mention a target are
-    mostly neutral, so an argmax over the averaged classes would call almost every target
-    neutral even when every polar sentence about it points the same way. No mentions:
-    (neutral, 0.0).
-    """
-    if not predictions:
-        return StanceLabel.NEUTRAL, 0.0
-    score = sum(p.score for p in predictions) / len(predictions)
-    score = max(-1.0, min(1.0, score))
-    if score >= NEUTRAL_BAND:
-        return StanceLabel.SUPPORTIVE, score
-    if score <= -NEUTRAL_BAND:
-        return StanceLabel.CRITICAL, score
-    return StanceLabel.NEUTRAL, score
 
 
 @lru_cache(maxsize=1)
