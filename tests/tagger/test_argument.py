@@ -129,3 +129,14 @@ def test_a_speaker_the_author_adopts_shares_the_authors_side() -> None:
         "Kortunov said the sanctions failed.", {"Kortunov": ("kortunov", 0.0)}
     )
     assert reported.stances("opinion")["kortunov"] == StanceLabel.NEUTRAL
+
+
+def test_an_unscored_mention_counts_only_as_an_adopted_speaker() -> None:
+    sentence = "As Kortunov observed, the sanctions failed."
+    span = Evidence(start=3, end=11, text="Kortunov")
+    unscored = ScoredMention(("actor", "kortunov"), span, sentence, 0, None)
+    (stance,) = article_stances([unscored], [("actor", "kortunov")], genre="opinion").values()
+    assert stance.label == StanceLabel.SUPPORTIVE
+    plain = ScoredMention(("actor", "kortunov"), span, "Kortunov was in Moscow.", 0, None)
+    (stance,) = article_stances([plain], [("actor", "kortunov")], genre="opinion").values()
+    assert stance.label == StanceLabel.NEUTRAL and stance.reason.startswith("no mention scored")

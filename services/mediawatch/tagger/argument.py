@@ -122,7 +122,9 @@ class ScoredMention:
     span: Evidence
     sentence: str
     sentence_start: int
-    prediction: StancePrediction
+    #: None for a mention the budget left unscored: it can still count as a speaker the
+    #: author adopts, which needs no model.
+    prediction: StancePrediction | None
 
 
 @dataclass(frozen=True)
@@ -175,10 +177,11 @@ def article_stances(
     for mention in mentions:
         offset = mention.span.start - mention.sentence_start
         voice = voice_of(mention.sentence, offset)
-        contributions.append(_Contribution(mention, voice, 0.0, mention.prediction.score, voice))
+        score = mention.prediction.score if mention.prediction is not None else 0.0
+        contributions.append(_Contribution(mention, voice, 0.0, score, voice))
     argumentative, kind = _argumentative(genre, contributions)
     for c in contributions:
-        c.weight = _WEIGHTS[(c.voice, argumentative)]
+        c.weight = _WEIGHTS[(c.voice, argumentative)] if c.mention.prediction is not None else 0.0
     first = _scores(contributions)
     if argumentative:
         _take_sides(contributions, first)
@@ -186,7 +189,11 @@ def article_stances(
     band = ARGUMENT_BAND if argumentative else NEWS_BAND
     result: dict[tuple[str, str], ArticleStance] = {}
     for target in targets:
-        own = [c for c in contributions if c.mention.target == target]
+        own = [
+            c
+            for c in contributions
+            if c.mention.target == target and (c.mention.prediction is not None or c.weight)
+        ]
         score = max(-1.0, min(1.0, final.get(target, 0.0)))
         if not argumentative:
             # Reporting keeps its distance: one loaded sentence is not a position.
@@ -241,7 +248,7 @@ def _take_sides(
             c.why = f"object of hostility by {agent.mention.target[1]}"
     for c in contributions:
         if c.voice == "adopted" and c.mention.target[0] == "actor" and _is_speaker(c.mention):
-            c.score = ADOPTED_SPEAKER
+            c.score, c.weight = ADOPTED_SPEAKER, 1.0
             c.why = "speaker the author adopts"
 
 

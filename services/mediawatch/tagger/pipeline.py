@@ -253,6 +253,15 @@ class Tagger:
             ScoredMention(target, span, text[start:end], start, prediction)
             for (target, span, start, end), prediction in zip(places, predictions, strict=True)
         ]
+        # Mentions the budget left out still show who the author adopts as a speaker.
+        scored = {id(span) for picked in chosen for span in picked}
+        for kind, target_id, every_span in targets:
+            for span in every_span:
+                if kind == "actor" and span.field == "text" and id(span) not in scored:
+                    start, end = sentence_of(text, sentences, span.start)
+                    mentions.append(
+                        ScoredMention((kind, target_id), span, text[start:end], start, None)
+                    )
         decided = article_stances(mentions, [(k, t) for k, t, _ in targets], genre=genre)
         return [
             StanceTag(
@@ -274,26 +283,26 @@ class Tagger:
     ) -> list[list[Evidence]]:
         """The mentions scored per target: up to ``max_stance_mentions`` each and a budget
         that grows with the article (``stance_pairs_per_1000_words``, at least
-        ``min_stance_pairs``), handed out one mention per target per round in the order of
-        ``rank``, so that every central target gets a first mention before any gets a
-        second."""
+        ``min_stance_pairs``). It goes to the ranks in turn (themes, catalogue actors, other
+        actors, cited outlets), and within a rank one mention per target per round, the
+        most mentioned first: what rules and dashboards watch is read best."""
         available = [
             [s for s in spans if s.field == "text"][: self.max_stance_mentions]
             for _, _, spans in targets
         ]
-        order = sorted(
-            range(len(targets)),
-            key=lambda i: (rank.get(targets[i][:2], 2), -len(available[i])),
-        )
+        tiers: dict[int, list[int]] = {}
+        for i in sorted(range(len(targets)), key=lambda i: -len(available[i])):
+            tiers.setdefault(rank.get(targets[i][:2], 2), []).append(i)
         chosen: list[list[Evidence]] = [[] for _ in targets]
         left = max(
             self.min_stance_pairs, math.ceil(words * self.stance_pairs_per_1000_words / 1000)
         )
-        for depth in range(self.max_stance_mentions):
-            for i in order:
-                if left and depth < len(available[i]):
-                    chosen[i].append(available[i][depth])
-                    left -= 1
+        for tier in sorted(tiers):
+            for depth in range(self.max_stance_mentions):
+                for i in tiers[tier]:
+                    if left and depth < len(available[i]):
+                        chosen[i].append(available[i][depth])
+                        left -= 1
         return chosen
 
 
