@@ -54,6 +54,11 @@ class _Article:
         ("As Kortunov put it, the alliance overreached.", "Kortunov", "adopted"),
         ("Officials claimed without evidence that Estonia was behind it.", "Estonia", "distanced"),
         ("According to Reuters, the talks collapsed.", "Reuters", "reported"),
+        ("Critics describe NATO as an aggressive bloc.", "NATO", "reported"),
+        ("The report states that NATO failed.", "NATO", "reported"),
+        # Forms that are also nouns or plain verbs report nothing without a clause after them.
+        ("Several EU states act in line with NATO.", "NATO", "author"),
+        ("No single power writes the rules for NATO.", "NATO", "author"),
     ],
 )
 def test_voice_of_a_mention(sentence: str, name: str, voice: str) -> None:
