@@ -89,7 +89,8 @@ def page(title: str, paragraphs: list[str], *, canonical: str | None = None,
     if schema_type:
         link += (
             '<script type="application/ld+json">'
-            f'{{"@context": "https://schema.org", "@type": "{schema_type}", "headline": "x"}}'
+            f'{{"@context": "https://schema.org", "@type": "{schema_type}", '
+            f'"headline": "{title}"}}'
             "</script>"
         )
     return f"""<!DOCTYPE html>
