@@ -23,7 +23,7 @@ BODIES = Path(
     )
 )
 #: Floor for the held-out split, a little under what it measured when set (docs/stance.md).
-HELD_OUT_AGREEMENT = 0.74
+HELD_OUT_AGREEMENT = 0.80
 
 runner = CliRunner()
 

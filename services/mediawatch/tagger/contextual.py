@@ -50,31 +50,31 @@ class ContextualStanceModel:
     def predict_many(self, items: Iterable[tuple[str, int, int]]) -> list[StancePrediction]:
         """One prediction per (sentence, start, end), in the order given."""
         wanted = list(items)
-        missing = list(dict.fromkeys(item for item in wanted if item not in self._cache))
-        if missing:
-            self._score(missing)
-        predictions = []
+        known: dict[tuple[str, int, int], StancePrediction] = {}
         for item in wanted:
-            prediction = self._cache.get(item)
-            if prediction is None:  # evicted by this very call (more pairs than the cache)
-                self._score([item])
-                prediction = self._cache[item]
+            if item in known:
+                continue
+            cached = self._cache.get(item)
+            known[item] = cached if cached is not None else self._score(item)
+            self._cache[item] = known[item]
             self._cache.move_to_end(item)
-            predictions.append(prediction)
-        return predictions
-
-    def _score(self, items: Sequence[tuple[str, int, int]]) -> None:
-        for item in items:
-            (row,) = self._encoder.probabilities([self._encoder.pairs.encode(*item)])
-            probabilities = {str(c): float(p) for c, p in zip(CLASSES, row, strict=True)}
-            best = max(range(len(CLASSES)), key=lambda k: float(row[k]))
-            self._cache[item] = StancePrediction(
-                label=CLASSES[best],
-                score=max(-1.0, min(1.0, float(row[2] - row[0]))),
-                probabilities=probabilities,
-            )
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
+        return [known[item] for item in wanted]
+
+    def _score(self, item: tuple[str, int, int]) -> StancePrediction:
+        (row,) = self._encoder.probabilities([self._encoder.pairs.encode(*item)])
+        probabilities = {str(c): float(p) for c, p in zip(CLASSES, row, strict=True)}
+        best = max(range(len(CLASSES)), key=lambda k: float(row[k]))
+        return StancePrediction(
+            label=CLASSES[best],
+            score=max(-1.0, min(1.0, float(row[2] - row[0]))),
+            probabilities=probabilities,
+        )
+
+    def clear_cache(self) -> None:
+        """Forget every cached prediction (a benchmark measures a cold cache this way)."""
+        self._cache.clear()
 
     def encoder_inputs(self, items: Sequence[tuple[str, int, int]]) -> list[EncodedPair]:
         """The encoder input of ``items`` (for benchmarks that time the encoder alone)."""
