@@ -40,9 +40,7 @@ from mediawatch.tagger.encoder import (
     Adapter,
     EncodedPair,
     PairEncoder,
-    StanceEncoder,
     base_parameters,
-    build_encoder,
 )
 from mediawatch.tagger.stance import CLASSES
 from mediawatch.tagger.stance_training import Example, f1_scores, load_examples, split_holdout
@@ -165,13 +163,6 @@ def _predict(model: _Model, pairs: PairEncoder, encoded: Sequence[EncodedPair]) 
     with torch.no_grad():
         for i in range(0, len(encoded), 64):
             predictions.extend(model.logits(pairs, encoded[i : i + 64]).argmax(dim=1).tolist())
-    return predictions
-
-
-def _predict_runtime(encoder: StanceEncoder, encoded: Sequence[EncodedPair]) -> list[int]:
-    predictions: list[int] = []
-    for i in range(0, len(encoded), 32):
-        predictions.extend(encoder.probabilities(encoded[i : i + 32]).argmax(axis=1).tolist())
     return predictions
 
 
@@ -304,16 +295,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _heldout_report(adapter: Path, held: Sequence[Example], threads: int) -> dict[str, Any]:
-    """The held-out part, once, through the runtime encoder that the service uses."""
-    encoder = build_encoder(adapter, threads=threads)
-    gold = [e.label for e in held]
-    macro, per_class = f1_scores(gold, _predict_runtime(encoder, _encode(encoder.pairs, held)))
+    """The held-out part, once, through the stance model the service runs (one pair per
+    encoder run, as in production), scored by ``mediawatch eval stance``'s code."""
+    from mediawatch.tagger.contextual import ContextualStanceModel
+    from mediawatch.tagger.stance_evaluation import LabelledTarget, evaluate_stance
+
+    report = evaluate_stance(
+        ContextualStanceModel(adapter, threads=threads),
+        [LabelledTarget(e.sentence, e.start, e.end, CLASSES[e.label]) for e in held],
+    )
     return {
-        "heldout_macro_f1": round(macro, 4),
-        "heldout_per_class_f1": {
-            c.value: round(f, 4) for c, f in zip(CLASSES, per_class, strict=True)
-        },
-        "heldout_targets": len(held),
+        "heldout_macro_f1": round(report.macro_f1, 4),
+        "heldout_per_class_f1": {k: round(v, 4) for k, v in report.per_class_f1.items()},
+        "heldout_targets": report.targets,
     }
 
 
