@@ -18,6 +18,14 @@ from mediawatch.runtime.broker import BrokerError, BrokerSettings, LocalKafka, f
 from mediawatch.runtime.settings import KafkaSettings
 
 REPOSITORY = Path(__file__).resolve().parents[1]
+#: The FNC-1 bodies (../shared beside the checkout, or MEDIAWATCH_NEWS_BODIES); tests that
+#: need them skip without them, and CI=true does not make that a failure: they are data.
+NEWS_BODIES = Path(
+    os.environ.get(
+        "MEDIAWATCH_NEWS_BODIES",
+        REPOSITORY.parent / "shared" / "data" / "news-bodies" / "bodies.csv",
+    )
+)
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

@@ -4,7 +4,6 @@ the held-out part of the hand-labelled FNC-1 set, where the bodies are beside th
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -20,14 +19,9 @@ from mediawatch.tagger.evaluation import (
 )
 from mediawatch.tagger.language import resolve_language
 from mediawatch.tagger.ner import RecogniserPool
+from tests.conftest import NEWS_BODIES
 
 GOLD = Path(__file__).parent / "fixtures" / "actors_gold" / "gold.jsonl"
-BODIES = Path(
-    os.environ.get(
-        "MEDIAWATCH_NEWS_BODIES",
-        Path(__file__).resolve().parents[3] / "shared" / "data" / "news-bodies" / "bodies.csv",
-    )
-)
 #: Floors for the held-out split, a little under what it measured when they were set (see
 #: docs/actors.md for the figures); a change that loses quality fails here.
 HELD_OUT_PRECISION = 0.68
@@ -129,9 +123,9 @@ def test_the_labelled_set_is_well_formed() -> None:
             assert actor["type"] in ("person", "organisation", "state", "source")
 
 
-@pytest.mark.skipif(not BODIES.exists(), reason=f"the FNC-1 bodies are not at {BODIES}")
+@pytest.mark.skipif(not NEWS_BODIES.exists(), reason=f"the FNC-1 bodies are not at {NEWS_BODIES}")
 def test_held_out_recall_and_precision() -> None:
-    articles = [a for a in load_gold(GOLD, BODIES) if a.split == "heldout"]
+    articles = [a for a in load_gold(GOLD, NEWS_BODIES) if a.split == "heldout"]
     resolver = ActorResolver(load_actor_catalogue(), RecogniserPool())
     report = score_actors(
         articles,

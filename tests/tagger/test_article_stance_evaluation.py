@@ -7,21 +7,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from mediawatch.cli.main import app
+from tests.conftest import NEWS_BODIES
 
 GOLD = Path(__file__).parent / "fixtures" / "stance_gold" / "gold.jsonl"
-BODIES = Path(
-    os.environ.get(
-        "MEDIAWATCH_NEWS_BODIES",
-        Path(__file__).resolve().parents[3] / "shared" / "data" / "news-bodies" / "bodies.csv",
-    )
-)
 #: Floor for the held-out split, a little under what it measured when set (docs/stance.md).
 HELD_OUT_AGREEMENT = 0.80
 
@@ -73,16 +67,17 @@ def test_a_body_that_is_not_the_labelled_text_is_refused(tmp_path: Path) -> None
         app, ["eval", "article-stance", "--gold", str(gold), "--bodies", str(bodies)]
     )
     assert result.exit_code == 2
-    assert "body 7 differs from the labelled text" in " ".join(result.output.split())
+    assert "is not the labelled text (sha256 differs)" in " ".join(result.output.split())
+    assert "gold.jsonl:1: body 7 in" in " ".join(result.output.split())
 
 
-@pytest.mark.skipif(not BODIES.exists(), reason=f"FNC-1 bodies not present at {BODIES}")
+@pytest.mark.skipif(not NEWS_BODIES.exists(), reason=f"FNC-1 bodies not present at {NEWS_BODIES}")
 def test_held_out_news_keeps_its_neutrality() -> None:
     """Almost every labelled actor of this news is neutral; the floor guards against the
     tagger calling stance where the reporting takes none."""
     result = runner.invoke(
         app,
-        ["eval", "article-stance", "--gold", str(GOLD), "--bodies", str(BODIES),
+        ["eval", "article-stance", "--gold", str(GOLD), "--bodies", str(NEWS_BODIES),
          "--split", "heldout", "--json"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output

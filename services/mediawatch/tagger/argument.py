@@ -93,7 +93,6 @@ _DISTANCED = re.compile(
     r"without (?:any )?evidence|naive|utopian|propaganda)\b",
     re.IGNORECASE,
 )
-_QUOTE_CHARS = '"“”«»„'
 
 
 def _inside_quotes(sentence: str, offset: int) -> bool:

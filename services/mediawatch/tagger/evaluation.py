@@ -22,10 +22,10 @@ import json
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from mediawatch.schemas import ActorTag
 
@@ -88,26 +88,57 @@ _HONORIFIC = re.compile(
 )
 
 
-def _read_bodies(path: Path) -> dict[str, str]:
+def json_lines(path: Path, error: type[ValueError]) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """(line number, "file:line", object) for every non-blank line of a JSON Lines file; a
+    line that is not a JSON object raises ``error`` naming its place."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise error(f"{where}: not JSON: {exc.msg}") from None
+            if not isinstance(raw, dict):
+                raise error(f"{where}: each line must be a JSON object")
+            yield number, where, raw
+
+
+def read_bodies(path: Path) -> dict[str, str]:
+    """The FNC-1 bodies CSV as {Body ID: text}."""
     csv.field_size_limit(sys.maxsize)
     with path.open(encoding="utf-8", newline="") as handle:
         return {row["Body ID"]: row["articleBody"] for row in csv.DictReader(handle)}
+
+
+def labelled_body(
+    raw: dict[str, Any],
+    where: str,
+    table: dict[str, str],
+    bodies: Path,
+    error: type[ValueError],
+    *,
+    hash_required: bool = False,
+) -> str:
+    """The body a gold line names by ``body_id``, refused unless it is the text that was
+    labelled (its ``sha256``; a line without one passes unless ``hash_required``)."""
+    text = table.get(str(raw["body_id"]))
+    if text is None:
+        raise error(f"{where}: body {raw['body_id']} is not in {bodies}")
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    if (raw.get("sha256") or hash_required) and raw.get("sha256") != digest:
+        raise error(
+            f"{where}: body {raw['body_id']} in {bodies} is not the labelled text (sha256 differs)"
+        )
+    return text
 
 
 def load_gold(path: Path, bodies: Path | None = None) -> list[GoldArticle]:
     """Read a gold file; lines naming a ``body_id`` take their text from ``bodies``."""
     table: dict[str, str] | None = None
     articles: list[GoldArticle] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            raw = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise GoldFileError(f"{where}: not JSON: {exc.msg}") from None
-        if not isinstance(raw, dict):
-            raise GoldFileError(f"{where}: each line must be a JSON object")
+    for number, where, raw in json_lines(path, GoldFileError):
         text = raw.get("text")
         key = str(raw.get("id") or raw.get("body_id") or number)
         if text is None:
@@ -116,16 +147,8 @@ def load_gold(path: Path, bodies: Path | None = None) -> list[GoldArticle]:
             if bodies is None:
                 raise GoldFileError(f"{where}: names body {raw['body_id']}; pass --bodies CSV")
             if table is None:
-                table = _read_bodies(bodies)
-            text = table.get(str(raw["body_id"]))
-            if text is None:
-                raise GoldFileError(f"{where}: body {raw['body_id']} is not in {bodies}")
-            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-            if raw.get("sha256") and raw["sha256"] != digest:
-                raise GoldFileError(
-                    f"{where}: body {raw['body_id']} in {bodies} is not the labelled text "
-                    "(sha256 differs)"
-                )
+                table = read_bodies(bodies)
+            text = labelled_body(raw, where, table, bodies, GoldFileError)
         actors = []
         for j, item in enumerate(raw.get("actors") or [], 1):
             if not isinstance(item, dict) or not isinstance(item.get("name"), str):

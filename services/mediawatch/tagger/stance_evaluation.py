@@ -8,7 +8,6 @@ negative, 4.0 neutral, 6.0 positive) or a ``label`` (critical, neutral, supporti
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Any
 
 from mediawatch.schemas import ArticleTagged
 from mediawatch.schemas.events import StanceLabel
+from mediawatch.tagger.evaluation import json_lines, labelled_body, read_bodies
 from mediawatch.tagger.stance import CLASSES, SentenceStanceModel
 from mediawatch.tagger.stance_training import POLARITY_TO_LABEL, f1_scores
 
@@ -62,32 +62,24 @@ def _label(target: dict[str, Any], where: str) -> StanceLabel:
 def read_targets(path: Path) -> list[LabelledTarget]:
     """Every labelled target of ``path``; a malformed line raises with its line number."""
     targets: list[LabelledTarget] = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
+    for _, where, row in json_lines(path, StanceDataError):
+        sentence = row.get("sentence_normalized") or row.get("sentence")
+        if not isinstance(sentence, str) or not sentence:
+            raise StanceDataError(f"{where}: no sentence_normalized or sentence")
+        if not isinstance(row.get("targets"), list):
+            raise StanceDataError(f"{where}: no targets list")
+        for index, target in enumerate(row["targets"]):
+            place = f"{where} target {index}"
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise StanceDataError(f"{where}: not JSON ({exc.msg})") from None
-            sentence = row.get("sentence_normalized") or row.get("sentence")
-            if not isinstance(sentence, str) or not sentence:
-                raise StanceDataError(f"{where}: no sentence_normalized or sentence")
-            if not isinstance(row.get("targets"), list):
-                raise StanceDataError(f"{where}: no targets list")
-            for index, target in enumerate(row["targets"]):
-                place = f"{where} target {index}"
-                try:
-                    start, end = int(target["from"]), int(target["to"])
-                except (KeyError, TypeError, ValueError):
-                    raise StanceDataError(f"{place}: from/to must be offsets") from None
-                if not 0 <= start < end <= len(sentence):
-                    raise StanceDataError(
-                        f"{place}: span {start}..{end} outside the sentence "
-                        f"({len(sentence)} characters)"
-                    )
-                targets.append(LabelledTarget(sentence, start, end, _label(target, place)))
+                start, end = int(target["from"]), int(target["to"])
+            except (KeyError, TypeError, ValueError):
+                raise StanceDataError(f"{place}: from/to must be offsets") from None
+            if not 0 <= start < end <= len(sentence):
+                raise StanceDataError(
+                    f"{place}: span {start}..{end} outside the sentence "
+                    f"({len(sentence)} characters)"
+                )
+            targets.append(LabelledTarget(sentence, start, end, _label(target, place)))
     if not targets:
         raise StanceDataError(f"{path}: no labelled targets")
     return targets
@@ -169,42 +161,24 @@ def score_article_stances(
     """Tag every labelled FNC-1 body of ``gold`` (``tag(text, genre)``) and compare the
     article stance toward each labelled target. A body whose SHA-256 differs from the gold
     line's is an error: the labels were made on other text."""
-    import csv
-    import hashlib
-    import sys
-
-    csv.field_size_limit(sys.maxsize)
-    with bodies.open(encoding="utf-8", newline="") as handle:
-        table = {row["Body ID"]: row["articleBody"] for row in csv.DictReader(handle)}
+    table = read_bodies(bodies)
     confusion: dict[tuple[str, str], int] = {}
     misses: list[str] = []
     agreed = total = 0
-    with gold.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if split is not None and row.get("split") != split:
-                continue
-            where = f"{gold}:{number}"
-            body = table.get(str(row["body_id"]))
-            if body is None:
-                raise StanceDataError(f"{where}: body {row['body_id']} is not in {bodies}")
-            if hashlib.sha256(body.encode("utf-8")).hexdigest() != row["sha256"]:
-                raise StanceDataError(
-                    f"{where}: body {row['body_id']} differs from the labelled text"
-                )
-            if not row["stances"]:
-                continue
-            found = {s.target_id: s.label.value for s in tag(body, None).stances}
-            for wanted in row["stances"]:
-                got = found.get(wanted["target"], "absent")
-                confusion[(wanted["label"], got)] = confusion.get((wanted["label"], got), 0) + 1
-                total += 1
-                if got == wanted["label"]:
-                    agreed += 1
-                else:
-                    misses.append(
-                        f"{row['body_id']} {wanted['target']}: {got}, labelled {wanted['label']}"
-                    )
+    for _, where, row in json_lines(gold, StanceDataError):
+        if split is not None and row.get("split") != split:
+            continue
+        body = labelled_body(row, where, table, bodies, StanceDataError, hash_required=True)
+        if not row["stances"]:
+            continue
+        found = {s.target_id: s.label.value for s in tag(body, None).stances}
+        for wanted in row["stances"]:
+            got = found.get(wanted["target"], "absent")
+            confusion[(wanted["label"], got)] = confusion.get((wanted["label"], got), 0) + 1
+            total += 1
+            if got == wanted["label"]:
+                agreed += 1
+            else:
+                label = wanted["label"]
+                misses.append(f"{row['body_id']} {wanted['target']}: {got}, labelled {label}")
     return ArticleAgreement(total, agreed, confusion, misses)
