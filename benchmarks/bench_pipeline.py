@@ -78,7 +78,7 @@ def matching_bodies(bodies: list[str], query: str) -> list[bool]:
     text with a step suffix, title from the first words); the suffix words are not query
     terms, so the answer does not depend on the step or the index."""
     from mediawatch.fetcher.identity import normalise_text
-    from mediawatch.tagger.matcher import Document, compile_query
+    from mediawatch.query import Document, compile_query
 
     compiled = compile_query(query)
     return [

@@ -86,7 +86,10 @@ async def test_up_tags_the_samples_and_stops_on_sigint(
         assert f"{service}: terminated" in output or f"{service}: killed" in output, detail
         assert (logs / f"{service}.log").exists()
     assert "mediawatch stopped." in output
-    assert len(list((tmp_path / "state" / "inbox").glob("*.txt"))) >= 0
+    # The sample inbox was read: files moved to done/ after Kafka took them, none refused.
+    inbox = tmp_path / "state" / "inbox"
+    assert list((inbox / "done").glob("*.txt")), detail
+    assert not list((inbox / "failed").glob("*")), detail
     sources = (tmp_path / "state" / "sources.yaml").read_text()
     assert "sample-inbox" in sources and "/feeds/" in sources
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from mediawatch.tagger.matcher import Document, ThemeMatcher
-from mediawatch.tagger.themes import ThemeCatalogueError, load_theme_catalogue
+from mediawatch.query import Document
+from mediawatch.tagger.themes import ThemeCatalogueError, ThemeMatcher, load_theme_catalogue
 
 STARTER = Path(__file__).resolve().parents[2] / "deploy" / "config" / "themes.yaml"
 

@@ -58,7 +58,7 @@ class CompiledRule:
         self.rule = rule
         self.query: Any = None
         if rule.condition.query:
-            from mediawatch.tagger.matcher import compile_query
+            from mediawatch.query import compile_query
 
             self.query = compile_query(rule.condition.query)
 
@@ -127,7 +127,7 @@ def match_article(compiled: CompiledRule, tagged: ArticleTagged) -> AlertArticle
 
     evidence: list[Evidence] = []
     if compiled.query is not None:
-        from mediawatch.tagger.matcher import Document
+        from mediawatch.query import Document
 
         document = Document(
             tagged.text,

@@ -169,8 +169,7 @@ class Condition(_Model):
     def _query_parses(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from mediawatch.tagger.matcher import compile_query
-        from mediawatch.tagger.query import QuerySyntaxError
+        from mediawatch.query import QuerySyntaxError, compile_query
 
         try:
             compile_query(value)

@@ -1,7 +1,6 @@
 """The tagger service: themes (query language compiled into one automaton), actors and stance.
 
-``mediawatch.tagger.text`` normalises text with an offset map and finds tokens and sentences,
-``mediawatch.tagger.query`` parses the theme query language, ``mediawatch.tagger.matcher``
-compiles queries and matches them against articles, ``mediawatch.tagger.themes`` loads the
-theme catalogue.
+The query language, its matcher and the text splitting live in ``mediawatch.query``, which the
+alerter shares; ``mediawatch.tagger.themes`` loads the theme catalogue and matches all its
+themes in one automaton pass.
 """

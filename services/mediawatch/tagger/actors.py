@@ -3,7 +3,7 @@
 Every alias of every actor in the article's language is matched with one Aho-Corasick
 automaton per language (case-sensitive, so "US" is not "us"); leftmost-longest matches on word
 boundaries are kept and then judged in context. Russian text is matched on lemmas
-(:mod:`mediawatch.tagger.morphology`), so "Путина", "Кремля" and "Москвы" find Putin, the
+(:mod:`mediawatch.query`), so "Путина", "Кремля" and "Москвы" find Putin, the
 Kremlin and Moscow; French and English are matched as written (accents optional).
 
 Context rules:
@@ -37,6 +37,7 @@ from typing import Any
 
 import ahocorasick
 
+from mediawatch.query import lemma, lemma_variants, lemmatise, russian_case
 from mediawatch.schemas import ActorTag, Evidence
 from mediawatch.tagger.boilerplate import mask_boilerplate
 from mediawatch.tagger.catalogue import (
@@ -46,7 +47,6 @@ from mediawatch.tagger.catalogue import (
     ActorType,
     load_actor_catalogue,
 )
-from mediawatch.tagger.morphology import lemma, lemma_variants, lemmatise, russian_case
 from mediawatch.tagger.ner import RecogniserPool
 from mediawatch.tagger.openworld import CatalogueHit, FoundActor, OpenWorldFinder
 from mediawatch.tagger.people import Field

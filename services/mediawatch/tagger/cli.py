@@ -132,9 +132,8 @@ def match(
     as_json: bool = typer.Option(False, "--json", help="JSON with the evidence."),
 ) -> None:
     """Evaluate one query on each file: ``<path>\\t<true|false>`` per line."""
+    from mediawatch.query import Document, QuerySyntaxError, compile_query
     from mediawatch.tagger.files import ArticleFileError, read_article
-    from mediawatch.tagger.matcher import Document, compile_query
-    from mediawatch.tagger.query import QuerySyntaxError
 
     try:
         compiled = compile_query(query)

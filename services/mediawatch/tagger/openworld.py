@@ -32,8 +32,8 @@ from typing import Literal
 import yaml
 from rapidfuzz import fuzz, process
 
+from mediawatch.query import name_gender, nominative
 from mediawatch.tagger.catalogue import Actor, ActorCatalogue, ActorType
-from mediawatch.tagger.morphology import name_gender, nominative
 from mediawatch.tagger.ner import NamedSpan, RecogniserPool
 from mediawatch.tagger.people import CitedPeopleFinder, Field, person_slug
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from mediawatch.query import Document, sentence_of, sentence_spans
 from mediawatch.schemas import (
     ActorTag,
     ArticleFetched,
@@ -27,7 +28,6 @@ from mediawatch.schemas.events import StanceLabel
 from mediawatch.tagger.actors import ActorResolver, load_actor_catalogue
 from mediawatch.tagger.argument import ScoredMention, article_stances
 from mediawatch.tagger.language import resolve_language
-from mediawatch.tagger.matcher import Document, ThemeMatcher
 from mediawatch.tagger.ner import RecogniserPool
 from mediawatch.tagger.settings import TaggerSettings
 from mediawatch.tagger.stance import (
@@ -35,7 +35,7 @@ from mediawatch.tagger.stance import (
     StanceModel,
     article_tone,
 )
-from mediawatch.tagger.text import sentence_of, sentence_spans
+from mediawatch.tagger.themes import ThemeMatcher
 
 
 def tagger_version() -> str:

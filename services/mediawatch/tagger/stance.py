@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Protocol
 
 import yaml
 
+from mediawatch.query import sentence_spans
 from mediawatch.schemas.events import StanceLabel
 
 __all__ = [
@@ -69,7 +70,6 @@ _PRONOUNS = frozenset(
 _TOKEN_RE = re.compile(r"\w+(?:-\w+)*(?='s\b)|'s\b|\w+(?:['-]\w+)*|[^\w\s]")
 # Same-length replacements only: offsets into the original text must stay valid.
 _CHAR_MAP = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"'})
-_SENTENCE_RE = re.compile(r"(?<=[.!?])[\"'”’)]*\s+|\n\s*\n")
 
 
 # --------------------------------------------------------------------------------------------
@@ -566,13 +566,9 @@ def _vader() -> Any:
     return SentimentIntensityAnalyzer()
 
 
-def split_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_RE.split(text) if s and s.strip()]
-
-
 def article_tone(text: str) -> tuple[StanceLabel, float]:
     """Overall tone: VADER compound averaged over the sentences, band ±0.05 is neutral."""
-    sentences = split_sentences(text)
+    sentences = [text[start:end] for start, end in sentence_spans(text)]
     if not sentences:
         return StanceLabel.NEUTRAL, 0.0
     analyzer = _vader()

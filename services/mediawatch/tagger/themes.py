@@ -18,18 +18,29 @@ field, and for a query that does not parse, the position in the query.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mediawatch.tagger.query import QuerySyntaxError, parse_query
+from mediawatch.query import (
+    CompiledQuery,
+    Document,
+    QueryIndex,
+    QuerySyntaxError,
+    Scan,
+    parse_query,
+    stem_query,
+)
+from mediawatch.schemas import ThemeTag
 
 __all__ = [
     "ThemeCatalogue",
     "ThemeCatalogueError",
     "ThemeDefinition",
+    "ThemeMatcher",
     "load_theme_catalogue",
     "validate_catalogue",
 ]
@@ -156,3 +167,85 @@ def load_theme_catalogue(path: str | Path) -> ThemeCatalogue:
         raise ThemeCatalogueError(f"{err['msg']}{more}", where, theme_id, field) from e
     validate_catalogue(catalogue, where)
     return catalogue
+
+
+@dataclass(frozen=True, slots=True)
+class _Theme:
+    id: str
+    label: str
+    default: CompiledQuery | None
+    variants: dict[str, CompiledQuery]
+
+    def select(self, language: str | None) -> CompiledQuery | None:
+        if language is not None:
+            q = self.variants.get(language)
+            if q is not None:
+                return q
+        return self.default
+
+
+class ThemeMatcher:
+    """Matches every theme of a catalogue against documents with one automaton pass."""
+
+    def __init__(self, catalogue: ThemeCatalogue, index: QueryIndex | None = None) -> None:
+        validate_catalogue(catalogue)
+        self.catalogue = catalogue
+        self.version = catalogue.version
+        self.index = index if index is not None else QueryIndex()
+        self._themes: list[_Theme] = []
+        # query id -> theme positions (two themes may share a query text, hence one query)
+        by_query: dict[int, list[int]] = {}
+        for pos, theme in enumerate(catalogue.themes):
+            default = self.index.compile(theme.query) if theme.query else None
+            variants = {
+                lang.casefold(): self.index.compile(stem_query(parse_query(q), lang.casefold()))
+                for lang, q in theme.queries.items()
+            }
+            self._themes.append(_Theme(theme.id, theme.label, default, variants))
+            for cq in [default, *variants.values()]:
+                if cq is not None:
+                    by_query.setdefault(cq.qid, []).append(pos)
+        # key id -> positions of the themes with a query using that key
+        self._by_key: dict[int, tuple[int, ...]] = {}
+        for kid, qids in enumerate(self.index.key_queries):
+            positions = sorted({p for q in qids for p in by_query.get(q, ())})
+            if positions:
+                self._by_key[kid] = tuple(positions)
+        self._always = sorted({p for q in self.index.always for p in by_query.get(q, ())})
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ThemeMatcher:
+        return cls(load_theme_catalogue(path))
+
+    @property
+    def theme_ids(self) -> list[str]:
+        return [t.id for t in self._themes]
+
+    def compile_query(self, query: str) -> CompiledQuery:
+        """Compile an ad-hoc query into this matcher's automaton (shared scan per document)."""
+        return self.index.compile(query)
+
+    def _candidates(self, scan: Scan) -> list[int]:
+        found: set[int] = set(self._always)
+        by_key = self._by_key
+        for kid in scan.keys:
+            positions = by_key.get(kid)
+            if positions is not None:
+                found.update(positions)
+        return sorted(found)
+
+    def match(self, doc: Document) -> list[ThemeTag]:
+        """The themes ``doc`` matches, in catalogue order, each with its evidence."""
+        scan = doc.hits(self.index)
+        tags: list[ThemeTag] = []
+        for pos in self._candidates(scan):
+            theme = self._themes[pos]
+            cq = theme.select(doc.language_key)
+            if cq is None or not cq.candidate(scan):
+                continue
+            result = cq.evaluate_scan(doc, scan)
+            if result.matched:
+                tags.append(
+                    ThemeTag(theme_id=theme.id, label=theme.label, evidence=result.evidence)
+                )
+        return tags

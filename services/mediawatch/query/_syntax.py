@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
-from mediawatch.tagger.text import fold
+from mediawatch.query._text import fold
 
 __all__ = [
     "MAX_DEPTH",

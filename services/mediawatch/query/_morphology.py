@@ -20,8 +20,8 @@ from typing import Any
 
 import snowballstemmer
 
-from mediawatch.tagger.query import Node, Term
-from mediawatch.tagger.text import fold
+from mediawatch.query._syntax import Node, Term
+from mediawatch.query._text import fold
 
 __all__ = [
     "LemmaText",

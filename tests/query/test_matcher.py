@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from mediawatch.schemas import Evidence
-from mediawatch.tagger.matcher import (
+from mediawatch.query import (
     CompiledQuery,
     Document,
     QueryIndex,
     QuerySyntaxError,
-    ThemeMatcher,
     compile_query,
+    normalise,
+    sentence_of,
+    sentence_spans,
+    tokenise,
 )
-from mediawatch.tagger.text import normalise, sentence_of, sentence_spans, tokenise
-from mediawatch.tagger.themes import ThemeCatalogue
+from mediawatch.schemas import Evidence
+from mediawatch.tagger.themes import ThemeCatalogue, ThemeMatcher
 
 ARTICLE = (
     "Mr. Putin arrived in Beijing on Thursday. He spoke of “the principle of indivisible "
@@ -319,3 +321,31 @@ def test_only_required_terms_make_a_query_a_candidate() -> None:
     assert query.evaluate(with_rare).matched
     either = compile_query("zeitenwende OR (alliance AND NOT security)")
     assert either.candidate(common_only.hits(either.index))
+
+
+def test_a_query_text_compiles_once_per_index() -> None:
+    """Rules are validated, loaded and reloaded: the same text must not grow the index."""
+    index = QueryIndex()
+    first = compile_query("zeitenwende AND alliance", index)
+    terms = index.term_count
+    again = compile_query("zeitenwende AND alliance", index)
+    assert again is first
+    assert index.term_count == terms
+    other = compile_query("zeitenwende AND treaty", index)
+    assert other is not first
+    assert index.term_count == terms + 1
+
+
+def test_two_themes_with_one_query_text_both_match() -> None:
+    """They share one compiled query; both themes must still be reported."""
+    shared = ThemeCatalogue.model_validate(
+        {
+            "version": "t",
+            "themes": [
+                {"id": "first", "label": "First", "query": '"indivisible security"'},
+                {"id": "second", "label": "Second", "query": '"indivisible security"'},
+            ],
+        }
+    )
+    tags = ThemeMatcher(shared).match(Document(ARTICLE))
+    assert [t.theme_id for t in tags] == ["first", "second"]

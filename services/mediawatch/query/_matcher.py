@@ -21,14 +21,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import accumulate
-from pathlib import Path
 from typing import Any, TypeAlias
 
 import ahocorasick
 
-from mediawatch.schemas import Evidence, ThemeTag
-from mediawatch.tagger.morphology import stem_query
-from mediawatch.tagger.query import (
+from mediawatch.query._syntax import (
     And,
     Meta,
     Near,
@@ -40,7 +37,7 @@ from mediawatch.tagger.query import (
     Term,
     parse_query,
 )
-from mediawatch.tagger.text import (
+from mediawatch.query._text import (
     NormalisedText,
     fold,
     normalise,
@@ -49,7 +46,7 @@ from mediawatch.tagger.text import (
     token_spans,
     tokenise,
 )
-from mediawatch.tagger.themes import ThemeCatalogue, load_theme_catalogue, validate_catalogue
+from mediawatch.schemas import Evidence
 
 __all__ = [
     "CompiledQuery",
@@ -57,7 +54,7 @@ __all__ = [
     "QueryIndex",
     "QueryResult",
     "QuerySyntaxError",
-    "ThemeMatcher",
+    "Scan",
     "compile_query",
 ]
 
@@ -185,7 +182,7 @@ class Document:
         self.outlet_type = outlet_type
         self.genre = genre
         self._fields: dict[str, FieldText] = {}
-        self._scans: dict[int, tuple[QueryIndex, int, _Scan]] = {}
+        self._scans: dict[int, tuple[QueryIndex, int, Scan]] = {}
         lang = (language or "").strip().casefold().replace("_", "-")
         self.language_key: str | None = lang.split("-")[0] if lang else None
         self._meta: dict[str, frozenset[str]] = {
@@ -206,7 +203,7 @@ class Document:
     def meta(self, name: str) -> frozenset[str]:
         return self._meta[name]
 
-    def hits(self, index: QueryIndex) -> _Scan:
+    def hits(self, index: QueryIndex) -> Scan:
         """The automaton's hits for the terms of ``index``, computed once per index."""
         cached = self._scans.get(id(index))
         if cached is not None and cached[0] is index and cached[1] == index.generation:
@@ -302,6 +299,9 @@ class QueryIndex:
         self._automaton: Any = None
         self.generation = 0
         self._next_query = 0
+        # Query text -> its compiled form: a rule validated, loaded and reloaded compiles
+        # once, and the index does not grow with every check of the same query.
+        self._compiled: dict[str, CompiledQuery] = {}
 
     @property
     def term_count(self) -> int:
@@ -325,7 +325,10 @@ class QueryIndex:
         return info.tid
 
     def compile(self, query: str | Node) -> CompiledQuery:
-        """Compile ``query`` (text or syntax tree) into this index."""
+        """Compile ``query`` (text or syntax tree) into this index; a text compiled before
+        returns the same ``CompiledQuery``."""
+        if isinstance(query, str) and query in self._compiled:
+            return self._compiled[query]
         node = parse_query(query) if isinstance(query, str) else query
         qid = self._next_query
         self._next_query += 1
@@ -342,7 +345,10 @@ class QueryIndex:
         if always:
             self.always.append(qid)
         text = query if isinstance(query, str) else ""
-        return CompiledQuery(text, node, root, self, qid, kids, always)
+        compiled = CompiledQuery(text, node, root, self, qid, kids, always)
+        if text:
+            self._compiled[text] = compiled
+        return compiled
 
     def _build(self) -> Any:
         automaton = ahocorasick.Automaton()
@@ -353,7 +359,7 @@ class QueryIndex:
         self._automaton = automaton
         return automaton
 
-    def scan(self, doc: Document) -> _Scan:
+    def scan(self, doc: Document) -> Scan:
         """Run the automaton once over the title and the text of ``doc``."""
         automaton = self._automaton if self._automaton is not None else self._build()
         per_field: list[tuple[FieldText, dict[int, list[int]]]] = []
@@ -374,10 +380,10 @@ class QueryIndex:
                 if raw:
                     per_field.append((ft, raw))
                     found.update(raw)
-        return _Scan(self, per_field, found)
+        return Scan(self, per_field, found)
 
 
-class _Scan:
+class Scan:
     """The automaton's hits in one document: end offsets per key, turned into verified token
     positions per term only when a query needs that term."""
 
@@ -429,7 +435,7 @@ class _Eval:
 
     __slots__ = ("doc", "scan")
 
-    def __init__(self, doc: Document, scan: _Scan) -> None:
+    def __init__(self, doc: Document, scan: Scan) -> None:
         self.doc = doc
         self.scan = scan
 
@@ -721,7 +727,7 @@ class CompiledQuery:
     def __repr__(self) -> str:
         return f"CompiledQuery({self.text!r})"
 
-    def candidate(self, scan: _Scan) -> bool:
+    def candidate(self, scan: Scan) -> bool:
         """Whether the query can match given the automaton's hits (else it is not evaluated)."""
         return self.always or not self.key_ids.isdisjoint(scan.keys)
 
@@ -729,9 +735,11 @@ class CompiledQuery:
         scan = doc.hits(self.index)
         if not self.candidate(scan):
             return QueryResult(False, [])
-        return self._evaluate(doc, scan)
+        return self.evaluate_scan(doc, scan)
 
-    def _evaluate(self, doc: Document, scan: _Scan) -> QueryResult:
+    def evaluate_scan(self, doc: Document, scan: Scan) -> QueryResult:
+        """Evaluate on a scan already made, for a caller that matches many queries of one
+        index per document (one automaton pass for all of them)."""
         ok, occs = self._root.eval(_Eval(doc, scan))
         if not ok:
             return QueryResult(False, [])
@@ -745,87 +753,6 @@ def compile_query(query: str, index: QueryIndex | None = None) -> CompiledQuery:
     """Compile ``query``; raise ``QuerySyntaxError`` if it is not valid.
 
     Without ``index`` the query joins a process-wide index shared by all such ad-hoc queries;
-    use ``ThemeMatcher.compile_query`` to share the automaton of a theme catalogue instead.
+    pass the index of a theme matcher to share its automaton instead.
     """
     return (index or _DEFAULT_INDEX).compile(query)
-
-
-@dataclass(frozen=True, slots=True)
-class _Theme:
-    id: str
-    label: str
-    default: CompiledQuery | None
-    variants: dict[str, CompiledQuery]
-
-    def select(self, language: str | None) -> CompiledQuery | None:
-        if language is not None:
-            q = self.variants.get(language)
-            if q is not None:
-                return q
-        return self.default
-
-
-class ThemeMatcher:
-    """Matches every theme of a catalogue against documents with one automaton pass."""
-
-    def __init__(self, catalogue: ThemeCatalogue, index: QueryIndex | None = None) -> None:
-        validate_catalogue(catalogue)
-        self.catalogue = catalogue
-        self.version = catalogue.version
-        self.index = index if index is not None else QueryIndex()
-        self._themes: list[_Theme] = []
-        by_query: dict[int, int] = {}  # query id -> theme position
-        for pos, theme in enumerate(catalogue.themes):
-            default = self.index.compile(theme.query) if theme.query else None
-            variants = {
-                lang.casefold(): self.index.compile(stem_query(parse_query(q), lang.casefold()))
-                for lang, q in theme.queries.items()
-            }
-            self._themes.append(_Theme(theme.id, theme.label, default, variants))
-            for cq in [default, *variants.values()]:
-                if cq is not None:
-                    by_query[cq.qid] = pos
-        # key id -> positions of the themes with a query using that key
-        self._by_key: dict[int, tuple[int, ...]] = {}
-        for kid, qids in enumerate(self.index.key_queries):
-            positions = sorted({by_query[q] for q in qids if q in by_query})
-            if positions:
-                self._by_key[kid] = tuple(positions)
-        self._always = sorted({by_query[q] for q in self.index.always if q in by_query})
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> ThemeMatcher:
-        return cls(load_theme_catalogue(path))
-
-    @property
-    def theme_ids(self) -> list[str]:
-        return [t.id for t in self._themes]
-
-    def compile_query(self, query: str) -> CompiledQuery:
-        """Compile an ad-hoc query into this matcher's automaton (shared scan per document)."""
-        return self.index.compile(query)
-
-    def _candidates(self, scan: _Scan) -> list[int]:
-        found: set[int] = set(self._always)
-        by_key = self._by_key
-        for kid in scan.keys:
-            positions = by_key.get(kid)
-            if positions is not None:
-                found.update(positions)
-        return sorted(found)
-
-    def match(self, doc: Document) -> list[ThemeTag]:
-        """The themes ``doc`` matches, in catalogue order, each with its evidence."""
-        scan = doc.hits(self.index)
-        tags: list[ThemeTag] = []
-        for pos in self._candidates(scan):
-            theme = self._themes[pos]
-            cq = theme.select(doc.language_key)
-            if cq is None or not cq.candidate(scan):
-                continue
-            result = cq._evaluate(doc, scan)
-            if result.matched:
-                tags.append(
-                    ThemeTag(theme_id=theme.id, label=theme.label, evidence=result.evidence)
-                )
-        return tags

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mediawatch.tagger.matcher import Document, ThemeMatcher
-from mediawatch.tagger.morphology import lemma, nominative, stem_query
-from mediawatch.tagger.query import Term, parse_query
-from mediawatch.tagger.themes import load_theme_catalogue
+from mediawatch.query import Document, Term, lemma, nominative, parse_query, stem_query
+from mediawatch.tagger.themes import ThemeMatcher, load_theme_catalogue
 
 
 def test_russian_names_lemmatise_to_their_nominative() -> None:
