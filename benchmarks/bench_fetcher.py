@@ -195,7 +195,7 @@ def main() -> None:
     try:
         bootstrap = args.bootstrap
         if bootstrap is None:
-            from mediawatch.runtime.broker import BrokerSettings, LocalKafka, free_port
+            from mediawatch.stack.broker import BrokerSettings, LocalKafka, free_port
 
             kafka = LocalKafka(
                 BrokerSettings(

@@ -670,7 +670,7 @@ async def bench(args: argparse.Namespace) -> None:
         bootstrap = args.bootstrap
         broker_pid = None
         if bootstrap is None:
-            from mediawatch.runtime.broker import BrokerSettings, LocalKafka, free_port
+            from mediawatch.stack.broker import BrokerSettings, LocalKafka, free_port
 
             kafka = LocalKafka(
                 BrokerSettings(

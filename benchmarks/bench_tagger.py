@@ -152,12 +152,11 @@ def run_stance(bodies: list[str]) -> dict[str, float]:
 
 
 def run_mode(mode: str, bodies_path: Path, workdir: Path) -> dict[str, float]:
-    from mediawatch.query import Document
+    from mediawatch.query import Document, ThemeMatcher, load_theme_catalogue
     from mediawatch.tagger.actors import ActorResolver, load_actor_catalogue
     from mediawatch.tagger.ner import RecogniserPool
     from mediawatch.tagger.pipeline import Tagger
     from mediawatch.tagger.settings import TaggerSettings
-    from mediawatch.tagger.themes import ThemeMatcher, load_theme_catalogue
 
     bodies = load_bodies(bodies_path)
     if mode == "stance":

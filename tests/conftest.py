@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from mediawatch.runtime.broker import BrokerError, BrokerSettings, LocalKafka, free_port
 from mediawatch.runtime.settings import KafkaSettings
+from mediawatch.stack.broker import BrokerError, BrokerSettings, LocalKafka, free_port
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 #: The FNC-1 bodies (../shared beside the checkout, or MEDIAWATCH_NEWS_BODIES); tests that

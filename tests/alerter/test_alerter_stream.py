@@ -20,10 +20,10 @@ from aiohttp import web
 
 from mediawatch.alerter.counted import CountedArticles
 from mediawatch.alerter.notify import ALERT_ID_HEADER, SIGNATURE_HEADER, signature
+from mediawatch.fetcher.files import read_article
 from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import Alert, ArticleTagged, NotificationFailed, cloudevent_headers
-from mediawatch.tagger.files import read_article
 from mediawatch.tagger.pipeline import Tagger
 from mediawatch.tagger.settings import TaggerSettings
 from tests.alerter.helpers import at, tagged

@@ -25,10 +25,10 @@ from aiosmtpd.controller import Controller
 from mediawatch.alerter.notify import Notifier
 from mediawatch.alerter.rules import AlertmanagerDestination, EmailDestination, SlackDestination
 from mediawatch.alerter.settings import AlerterSettings
-from mediawatch.runtime.broker import free_port
 from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import cloudevent_headers
+from mediawatch.stack.broker import free_port
 from tests.alerter.test_notify import ALERT
 from tests.conftest import IN_CI, settings_environment
 from tests.support.kafka_io import produce

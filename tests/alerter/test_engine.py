@@ -8,8 +8,8 @@ from mediawatch.alerter.counted import CountedArticles
 from mediawatch.alerter.engine import CompiledRule, RuleMatch, match_article
 from mediawatch.alerter.rules import Rule, parse_rules
 from mediawatch.alerter.windows import latest_slot, next_slot, spike, threshold, to_epoch
+from mediawatch.fetcher.files import read_article
 from mediawatch.schemas import Alert, ArticleTagged
-from mediawatch.tagger.files import read_article
 from mediawatch.tagger.pipeline import Tagger
 from mediawatch.tagger.settings import TaggerSettings
 from tests.alerter.helpers import at, tagged

@@ -18,8 +18,8 @@ from mediawatch.alerter.rules import (
     parse_duration,
     parse_rules,
 )
+from mediawatch.alerter.settings import AlerterSettings
 from mediawatch.cli.main import app
-from tests.conftest import REPOSITORY
 
 
 def _rule(**fields: object) -> dict[str, object]:
@@ -27,7 +27,7 @@ def _rule(**fields: object) -> dict[str, object]:
 
 
 def test_deployed_rules_file_is_valid() -> None:
-    ruleset = load_rules(REPOSITORY / "deploy" / "config" / "rules.yaml")
+    ruleset = load_rules(AlerterSettings().rules_file)
     assert {r.mode.type for r in ruleset.rules} == {"each_match", "threshold", "spike", "digest"}
 
 
@@ -118,7 +118,7 @@ def test_file_level_errors() -> None:
 
 def test_rules_check_command(tmp_path: Path) -> None:
     runner = CliRunner()
-    good = REPOSITORY / "deploy" / "config" / "rules.yaml"
+    good = AlerterSettings().rules_file
     result = runner.invoke(app, ["rules", "check", str(good)])
     assert result.exit_code == 0, result.output
     bad = tmp_path / "bad.yaml"

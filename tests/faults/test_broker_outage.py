@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from mediawatch.runtime.broker import BrokerError, BrokerSettings, LocalKafka, free_port
 from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleFetched
+from mediawatch.stack.broker import BrokerError, BrokerSettings, LocalKafka, free_port
 from tests.conftest import IN_CI, REPOSITORY
 from tests.faults.support import (
     ARTICLES,

@@ -24,10 +24,10 @@ import yaml
 from aiohttp import web
 
 from mediawatch.alerter.notify import ALERT_ID_HEADER, SIGNATURE_HEADER, signature
-from mediawatch.runtime.broker import free_port
 from mediawatch.runtime.kafka import ensure_topics, producer
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import Alert, cloudevent_headers
+from mediawatch.stack.broker import free_port
 from tests.alerter.helpers import at, tagged
 from tests.conftest import settings_environment
 from tests.support.kafka_io import read_topic

@@ -300,7 +300,7 @@ async def test_push_endpoint_and_instances_share_seen_state(
 async def test_continuous_run_serves_push_and_stops_cleanly_on_sigterm(
     kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
-    from mediawatch.runtime.broker import free_port
+    from mediawatch.stack.broker import free_port
 
     port = free_port()
     inbox = tmp_path / "inbox"

@@ -73,7 +73,7 @@ async def _wait_ready(http_port: str) -> None:
 
 
 def _free_port() -> int:
-    from mediawatch.runtime.broker import free_port
+    from mediawatch.stack.broker import free_port
 
     return free_port()
 

@@ -9,10 +9,10 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from mediawatch.runtime.broker import BrokerError, BrokerSettings, LocalKafka
 from mediawatch.runtime.kafka import client_options, ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas.topics import CATALOGUE
+from mediawatch.stack.broker import BrokerError, BrokerSettings, LocalKafka
 from tests.conftest import REPOSITORY
 
 

@@ -9,6 +9,8 @@ from mediawatch.query import (
     Document,
     QueryIndex,
     QuerySyntaxError,
+    ThemeCatalogue,
+    ThemeMatcher,
     compile_query,
     normalise,
     sentence_of,
@@ -16,7 +18,6 @@ from mediawatch.query import (
     tokenise,
 )
 from mediawatch.schemas import Evidence
-from mediawatch.tagger.themes import ThemeCatalogue, ThemeMatcher
 
 ARTICLE = (
     "Mr. Putin arrived in Beijing on Thursday. He spoke of “the principle of indivisible "

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mediawatch.query import Document, Term, lemma, nominative, parse_query, stem_query
-from mediawatch.tagger.themes import ThemeMatcher, load_theme_catalogue
+from mediawatch.query import (
+    Document,
+    Term,
+    ThemeMatcher,
+    lemma,
+    load_theme_catalogue,
+    nominative,
+    parse_query,
+    stem_query,
+)
 
 
 def test_russian_names_lemmatise_to_their_nominative() -> None:

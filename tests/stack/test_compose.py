@@ -12,9 +12,9 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from mediawatch.runtime.broker import kafka_version_of
 from mediawatch.runtime.settings import ENV_PREFIX, KafkaSettings, ServiceSettings
 from mediawatch.schemas.topics import CATALOGUE, DEFAULT_PARTITIONS
+from mediawatch.stack.broker import builtin_pom, kafka_version_of
 from mediawatch.stack.services import SERVICES, settings_classes
 from tests.stack.support import REPOSITORY, compose_schema, load_compose, split_volume
 
@@ -55,7 +55,7 @@ def test_the_three_services_and_the_infrastructure_are_there() -> None:
 
 
 def test_kafka_is_the_version_of_the_pom_in_kraft_mode() -> None:
-    version = kafka_version_of(REPOSITORY / "deploy" / "kafka" / "pom.xml")
+    version = kafka_version_of(builtin_pom())
     kafka = SERVICES_IN_COMPOSE["kafka"]
     assert kafka["image"] == f"apache/kafka:{version}"
     env = env_of("kafka")
@@ -171,22 +171,21 @@ def test_named_volumes_and_mounted_files() -> None:
             host = split_volume(spec)[0]
             if host.startswith("."):
                 target = REPOSITORY / host
-                if "grafana" in host or host.endswith("rules.yaml"):
-                    continue  # written by colleagues; checked in test_grafana / below
+                if "grafana" in host:
+                    continue  # checked in test_deploy_files
                 assert target.exists(), f"{name} mounts {host}, which does not exist"
             else:
                 assert host in declared, f"{name} uses undeclared volume {host}"
 
 
-def test_config_comes_from_deploy_config() -> None:
+def test_themes_and_rules_come_from_the_image_and_actors_from_the_samples() -> None:
+    """The image carries the built-in themes and rules as package data; the stack adds the
+    sample desk's own actors, mounted where the tagger is told to read them."""
+    assert f"{ENV_PREFIX}THEMES_FILE" not in env_of("tagger")
+    assert f"{ENV_PREFIX}RULES_FILE" not in env_of("alerter")
     mounts = [split_volume(v) for v in SERVICES_IN_COMPOSE["tagger"]["volumes"]]
-    env = env_of("tagger")
-    for variable, name in (("THEMES_FILE", "themes.yaml"), ("ACTORS_FILE", "actors.yaml")):
-        container = env[f"{ENV_PREFIX}{variable}"]
-        assert (f"./deploy/config/{name}", container) in mounts
-    alerter_mounts = [split_volume(v) for v in SERVICES_IN_COMPOSE["alerter"]["volumes"]]
-    rules = env_of("alerter")[f"{ENV_PREFIX}RULES_FILE"]
-    assert ("./deploy/config/rules.yaml", rules) in alerter_mounts
+    actors = env_of("tagger")[f"{ENV_PREFIX}ACTORS_FILE"]
+    assert ("./services/mediawatch/stack/data/samples/actors.yaml", actors) in mounts
 
 
 def test_no_secret_is_written_in_the_file() -> None:

@@ -19,6 +19,7 @@ from mediawatch.stack.samples import (
     sources_document,
     write_sources_file,
 )
+from tests.stack.support import REPOSITORY
 
 MANIFEST = load_manifest()
 
@@ -79,7 +80,7 @@ def test_generated_sources_file_is_valid_for_the_fetcher(tmp_path: Path) -> None
 
 
 def test_the_compose_sources_file_is_up_to_date() -> None:
-    path = SAMPLES_DIR / "sources.compose.yaml"
+    path = REPOSITORY / "deploy" / "config" / "sources.compose.yaml"
     committed = yaml.safe_load(path.read_text())
     assert committed == sources_document(MANIFEST, None, "http://samples:8090", interval="2m")
     assert parse_sources(committed, path)

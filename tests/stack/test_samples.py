@@ -12,19 +12,19 @@ import pycountry
 import pytest
 import yaml
 
+from mediawatch.query import builtin_themes_file
 from mediawatch.stack.samples import (
     ARTICLES_DIR,
+    SAMPLES_DIR,
     SampleManifest,
     fill_inbox,
     load_manifest,
     read_sample,
     words,
 )
-from tests.stack.support import REPOSITORY
 
 MANIFEST = load_manifest()
 BY_FILE = MANIFEST.by_file()
-CONFIG = REPOSITORY / "deploy" / "config"
 
 
 def similarity(a: str, b: str) -> float:
@@ -106,16 +106,16 @@ def test_the_near_duplicate_pair_is_near_identical_and_nothing_else_is() -> None
                 assert similarity(first, second) < 0.5, (first, second)
 
 
-def _catalogue_ids(name: str, key: str) -> set[str]:
-    document = yaml.safe_load((CONFIG / name).read_text(encoding="utf-8"))
+def _catalogue_ids(path: Path, key: str) -> set[str]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
     return {str(entry["id"]) for entry in document[key]}
 
 
 def test_theme_and_actor_ids_exist_in_the_catalogues() -> None:
     from mediawatch.tagger.catalogue import load_actor_catalogue
 
-    themes = _catalogue_ids("themes.yaml", "themes")
-    actors = {actor.id for actor in load_actor_catalogue(CONFIG / "actors.yaml")}
+    themes = _catalogue_ids(builtin_themes_file(), "themes")
+    actors = {actor.id for actor in load_actor_catalogue(SAMPLES_DIR / "actors.yaml")}
     for article in MANIFEST.articles:
         for theme in article.themes:
             assert theme in themes, f"{article.file}: unknown theme {theme}"
@@ -133,12 +133,12 @@ def test_theme_and_actor_ids_exist_in_the_catalogues() -> None:
 def _tagger() -> Any:
     from mediawatch.tagger.pipeline import Tagger
 
-    return Tagger.from_files(CONFIG / "themes.yaml", CONFIG / "actors.yaml")
+    return Tagger.from_files(builtin_themes_file(), SAMPLES_DIR / "actors.yaml")
 
 
 @pytest.mark.parametrize("article", MANIFEST.articles, ids=lambda a: a.slug)
 def test_the_tagger_finds_the_expected_themes_and_key_actors(article: Any) -> None:
-    from mediawatch.tagger.files import read_article
+    from mediawatch.fetcher.files import read_article
 
     tagged = _tagger().tag(read_article(ARTICLES_DIR / article.file))
     assert tagged.language == article.language
@@ -154,7 +154,7 @@ GENRES = {"op-ed": "opinion", "news": "news", "analysis": "analysis"}
 @cache
 def _tagged_as_fetched(file: str) -> Any:
     """The sample tagged with the genre its page and feed entry declare."""
-    from mediawatch.tagger.files import read_article
+    from mediawatch.fetcher.files import read_article
 
     article = BY_FILE[file]
     fetched = read_article(ARTICLES_DIR / file).model_copy(
@@ -212,7 +212,7 @@ def test_fill_inbox_copies_once(tmp_path: Path) -> None:
 
 
 def test_manifest_model_rejects_unknown_fields() -> None:
-    data = yaml.safe_load((REPOSITORY / "deploy" / "samples" / "manifest.yaml").read_text())
+    data = yaml.safe_load((SAMPLES_DIR / "manifest.yaml").read_text())
     data["articles"][0]["outlet_typo"] = "x"
     with pytest.raises(ValueError):
         SampleManifest.model_validate(data)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from mediawatch.runtime.broker import port_answers
 from mediawatch.runtime.kafka import consumer, topic_partitions
 from mediawatch.runtime.settings import KafkaSettings
+from mediawatch.stack.broker import port_answers
 from tests.conftest import settings_environment
 from tests.stack.support import REPOSITORY
 

@@ -21,7 +21,13 @@ def test_wheel_holds_services_schemas_and_data(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for required in (
         "mediawatch/cli/main.py",
-        "mediawatch/runtime/broker.py",
+        "mediawatch/stack/broker.py",
+        "mediawatch/query/__init__.py",
+        "mediawatch/query/data/themes.yaml",
+        "mediawatch/alerter/data/rules.yaml",
+        "mediawatch/stack/data/kafka/pom.xml",
+        "mediawatch/stack/data/samples/manifest.yaml",
+        "mediawatch/stack/data/samples/actors.yaml",
         "mediawatch/schemas/events.py",
         "mediawatch/fetcher/service.py",
         "mediawatch/tagger/service.py",
@@ -39,6 +45,8 @@ def test_wheel_holds_services_schemas_and_data(tmp_path: Path) -> None:
     ):
         assert required in names, required
     assert not any(name.startswith("tests/") for name in names)
+    # Dev tooling (the local broker and its Maven pom) is not part of the runtime package.
+    assert not any(name.startswith("mediawatch/runtime/broker") for name in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert (
         "mediawatch = mediawatch.cli.main:main"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from mediawatch.runtime.broker import free_port
+from mediawatch.stack.broker import free_port
 
 
 class ServiceProcess:

@@ -8,7 +8,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from mediawatch.cli.main import app
+from mediawatch.query import builtin_themes_file
 from mediawatch.schemas import ArticleTagged
+from mediawatch.stack.samples import SAMPLES_DIR
 
 FIXTURE = Path(__file__).parent / "fixtures" / "oped-indivisible.txt"
 runner = CliRunner()
@@ -80,19 +82,8 @@ def test_stance_rejects_a_span_outside_the_text(tmp_path: Path) -> None:
 
 
 def test_catalogue_checks(tmp_path: Path) -> None:
-    repository = Path(__file__).resolve().parents[2]
-    assert (
-        runner.invoke(
-            app, ["themes", "check", str(repository / "deploy/config/themes.yaml")]
-        ).exit_code
-        == 0
-    )
-    assert (
-        runner.invoke(
-            app, ["actors", "check", str(repository / "deploy/config/actors.yaml")]
-        ).exit_code
-        == 0
-    )
+    assert runner.invoke(app, ["themes", "check", str(builtin_themes_file())]).exit_code == 0
+    assert runner.invoke(app, ["actors", "check", str(SAMPLES_DIR / "actors.yaml")]).exit_code == 0
     broken = tmp_path / "themes.yaml"
     broken.write_text('version: "1"\nthemes:\n  - id: bad\n    label: Bad\n    query: "NATO AND"\n')
     result = runner.invoke(app, ["themes", "check", str(broken)])

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from mediawatch.fetcher.files import read_article
 from mediawatch.schemas import ArticleTagged, StanceLabel
-from mediawatch.tagger.files import read_article
 from mediawatch.tagger.pipeline import Tagger
 from mediawatch.tagger.settings import TaggerSettings
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from mediawatch.fetcher.files import read_article
 from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleTagged, DeadLetter, cloudevent_headers
-from mediawatch.tagger.files import read_article
 from mediawatch.tagger.pipeline import Tagger
 from mediawatch.tagger.settings import TaggerSettings
 from tests.conftest import settings_environment

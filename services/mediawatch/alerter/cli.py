@@ -53,10 +53,9 @@ def rules_check(
 ) -> None:
     """Validate rules files; errors name the file, the rule id and the field."""
     from mediawatch.alerter.rules import RulesError, check_theme_ids, load_rules
-    from mediawatch.tagger.settings import TaggerSettings
-    from mediawatch.tagger.themes import ThemeCatalogueError, load_theme_catalogue
+    from mediawatch.query import ThemeCatalogueError, builtin_themes_file, load_theme_catalogue
 
-    catalogue_path = themes or TaggerSettings().themes_file
+    catalogue_path = themes or builtin_themes_file()
     try:
         known = {theme.id for theme in load_theme_catalogue(catalogue_path).themes}
     except ThemeCatalogueError as exc:

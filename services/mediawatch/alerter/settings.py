@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 
 from mediawatch.runtime.settings import ServiceSettings
-
-_CONFIG = Path(__file__).resolve().parents[3] / "deploy" / "config"
 
 
 class AlerterSettings(ServiceSettings):
@@ -22,7 +21,13 @@ class AlerterSettings(ServiceSettings):
         description="faust application id = consumer group of rule evaluation; the delivery "
         "consumer group is '<app_id>-delivery'.",
     )
-    rules_file: Path = Field(default=_CONFIG / "rules.yaml", description="Watch rules (YAML).")
+    rules_file: Path = Field(
+        default_factory=lambda: Path(
+            str(resources.files("mediawatch.alerter") / "data" / "rules.yaml")
+        ),
+        description="Watch rules (YAML); the default is the example set that ships with "
+        "mediawatch.",
+    )
     role: Literal["all", "evaluate", "deliver"] = Field(
         default="all",
         description="all: evaluation and delivery in one process; evaluate or deliver: one "

@@ -8,9 +8,10 @@ import typer
 from rich.console import Console
 
 from mediawatch.alerter.cli import register as register_alerter
+from mediawatch.cli.articles import register as register_article_commands
 from mediawatch.fetcher.cli import fetcher_app
-from mediawatch.runtime.broker import BrokerError, BrokerSettings, LocalKafka
 from mediawatch.schemas.export import export
+from mediawatch.stack.broker import BrokerError, BrokerSettings, LocalKafka
 from mediawatch.stack.cli import register as register_stack
 from mediawatch.tagger.cli import register as register_tagger
 
@@ -30,6 +31,7 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(settings_app, name="settings")
 app.add_typer(fetcher_app, name="fetcher")
 register_tagger(app)
+register_article_commands(app)
 register_alerter(app)
 register_stack(app)
 
@@ -115,6 +117,32 @@ def settings_reference(
         return
     out.write_text(text, encoding="utf-8")
     console.print(f"wrote {out}")
+
+
+@settings_app.command("export-defaults")
+def settings_export_defaults(
+    out: Path = typer.Argument(..., help="Directory to write the files into."),
+    force: bool = typer.Option(False, "--force", help="Overwrite files that exist."),
+) -> None:
+    """Copy the built-in themes and rules, and the sample desk's actors, out of the package
+    for editing; point MEDIAWATCH_THEMES_FILE, _RULES_FILE and _ACTORS_FILE at the copies."""
+    from mediawatch.alerter.settings import AlerterSettings
+    from mediawatch.query import builtin_themes_file
+    from mediawatch.stack.samples import SAMPLES_DIR
+
+    defaults = {
+        "themes.yaml": builtin_themes_file(),
+        "rules.yaml": AlerterSettings().rules_file,
+        "actors.yaml": SAMPLES_DIR / "actors.yaml",
+    }
+    existing = [name for name in defaults if (out / name).exists()]
+    if existing and not force:
+        errors.print(f"{out}: {', '.join(existing)} already there; --force overwrites")
+        raise typer.Exit(1)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, source in defaults.items():
+        (out / name).write_bytes(source.read_bytes())
+        console.print(f"wrote {out / name}")
 
 
 def main() -> None:

@@ -15,8 +15,8 @@ from pydantic_settings import BaseSettings
 
 from mediawatch.alerter.settings import AlerterSettings
 from mediawatch.fetcher.settings import FetcherSettings
-from mediawatch.runtime.broker import BrokerSettings, repository_root
 from mediawatch.runtime.settings import ServiceSettings
+from mediawatch.stack.broker import BrokerSettings
 from mediawatch.tagger.settings import TaggerSettings
 
 SECTIONS: tuple[tuple[str, type[BaseSettings], type[BaseSettings] | None], ...] = (
@@ -37,11 +37,11 @@ def _default(field: FieldInfo) -> str:
         value = field.default
     if value is None:
         return "–"
-    if isinstance(value, Path):
-        root = repository_root()
-        value = (
-            value.relative_to(root) if value.is_absolute() and value.is_relative_to(root) else value
-        )
+    if isinstance(value, Path) and value.is_absolute() and "mediawatch" in value.parts:
+        # Package data: shown from the package root, the same in a checkout and in a wheel.
+        parts = value.parts
+        value = Path(*parts[len(parts) - parts[::-1].index("mediawatch") - 1 :])
+        return f"`{value}` (package data)"
     text = getattr(value, "value", value)
     return f"`{text}`"
 

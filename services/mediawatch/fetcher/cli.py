@@ -34,7 +34,7 @@ def fetcher_run(
     try:
         overrides: dict[str, object] = {} if sources is None else {"sources_file": sources}
         settings = load_settings(FetcherSettings, **overrides)
-        source_list = load_sources(settings.sources_file)
+        source_list = [] if settings.sources_file is None else load_sources(settings.sources_file)
     except (SettingsError, SourcesError) as exc:
         errors.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(2) from None

@@ -16,8 +16,10 @@ class FetcherSettings(ServiceSettings):
 
     service_name: str = Field(default="fetcher", description="Name used in logs and DLQ.")
     http_port: int = Field(default=8081, ge=0, le=65535, description="Metrics, health, push.")
-    sources_file: Path = Field(
-        default=Path("deploy/config/sources.yaml"), description="YAML file listing the sources."
+    sources_file: Path | None = Field(
+        default=None,
+        description="YAML file listing the sources to poll (deploy/config/sources.yaml is an "
+        "example). Unset: nothing is polled, and the fetcher still takes pushed articles.",
     )
     user_agent: str = Field(default=DEFAULT_USER_AGENT, description="User-Agent of every request.")
     per_host_concurrency: int = Field(

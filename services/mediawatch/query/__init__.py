@@ -12,6 +12,8 @@ is listed here is the whole public surface:
   query compiled into it; a query text compiles once per index), evaluated on a ``Document``;
 - text: the normalisation with an offset map, word tokens and the one sentence splitter that
   every stage uses;
+- themes: a versioned catalogue of named queries with per-language variants (the built-in
+  one ships as package data), matched all at once by ``ThemeMatcher``;
 - morphology: Russian lemmas (pymorphy3) and Snowball stems, so that a ``ru`` or ``fr`` query
   term need not spell out its case endings (``stem_query``), and names can be matched on lemmas.
 """
@@ -65,6 +67,15 @@ from mediawatch.query._text import (
     token_spans,
     tokenise,
 )
+from mediawatch.query._themes import (
+    ThemeCatalogue,
+    ThemeCatalogueError,
+    ThemeDefinition,
+    ThemeMatcher,
+    builtin_themes_file,
+    load_theme_catalogue,
+    validate_catalogue,
+)
 
 __all__ = [
     "MAX_DEPTH",
@@ -92,12 +103,18 @@ __all__ = [
     "Repeat",
     "Scan",
     "Term",
+    "ThemeCatalogue",
+    "ThemeCatalogueError",
+    "ThemeDefinition",
+    "ThemeMatcher",
+    "builtin_themes_file",
     "compile_query",
     "fold",
     "iter_terms",
     "lemma",
     "lemma_variants",
     "lemmatise",
+    "load_theme_catalogue",
     "name_gender",
     "nominative",
     "normalise",
@@ -108,4 +125,5 @@ __all__ = [
     "stem_query",
     "token_spans",
     "tokenise",
+    "validate_catalogue",
 ]

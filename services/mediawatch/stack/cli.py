@@ -14,7 +14,7 @@ console = Console()
 errors = Console(stderr=True)
 
 topics_app = typer.Typer(help="The topic catalogue on a Kafka cluster.", no_args_is_help=True)
-samples_app = typer.Typer(help="The sample corpus (deploy/samples).", no_args_is_help=True)
+samples_app = typer.Typer(help="The sample corpus (package data).", no_args_is_help=True)
 
 
 def up(

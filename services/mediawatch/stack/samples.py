@@ -1,5 +1,6 @@
-"""The sample corpus under ``deploy/samples``: its manifest, the inbox copy and the sources
-file that ``mediawatch up`` hands to the fetcher.
+"""The sample corpus, package data under ``mediawatch/stack/data/samples``: its manifest, the
+inbox copy and the sources file that ``mediawatch up`` hands to the fetcher, and the sample
+desk's own actors (``actors.yaml``).
 
 The manifest describes every article file (outlet, country, language, what the tagger should
 find) so that the corpus doubles as a test fixture and as demo data.
@@ -9,15 +10,14 @@ from __future__ import annotations
 
 import re
 import shutil
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from mediawatch.runtime.broker import repository_root
-
-SAMPLES_DIR = repository_root() / "deploy" / "samples"
+SAMPLES_DIR = Path(str(resources.files("mediawatch.stack") / "data" / "samples"))
 ARTICLES_DIR = SAMPLES_DIR / "articles"
 MANIFEST_FILE = SAMPLES_DIR / "manifest.yaml"
 

@@ -20,13 +20,13 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
-from mediawatch.runtime.broker import BrokerError, BrokerSettings, LocalKafka, repository_root
 from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import ENV_PREFIX, KafkaSettings, load_settings
 from mediawatch.schemas import Alert
+from mediawatch.stack.broker import BrokerError, BrokerSettings, LocalKafka
 from mediawatch.stack.feed import SampleFeedServer
 from mediawatch.stack.monitor import COUNTED_ROLES, PipelineMonitor, format_alert
-from mediawatch.stack.samples import load_manifest, write_sources_file
+from mediawatch.stack.samples import SAMPLES_DIR, load_manifest, write_sources_file
 from mediawatch.stack.services import (
     SERVICES,
     default_http_port,
@@ -34,8 +34,6 @@ from mediawatch.stack.services import (
     settings_class,
 )
 from mediawatch.stack.supervisor import ChildSpec, Supervisor
-
-CONFIG_DIR = repository_root() / "deploy" / "config"
 
 
 class UpError(RuntimeError):
@@ -70,11 +68,9 @@ def child_environment(
     entry = next(e for e in SERVICES if e.name == service)
     cls = settings_class(entry)
     fields = cls.model_fields if cls is not None else {}
-    defaults = {
-        "themes_file": CONFIG_DIR / "themes.yaml",
-        "actors_file": CONFIG_DIR / "actors.yaml",
-        "rules_file": CONFIG_DIR / "rules.yaml",
-    }
+    # The sample desk's own actors (think tanks and analysts the samples cite); themes and
+    # rules are the services' built-in defaults.
+    defaults = {"actors_file": SAMPLES_DIR / "actors.yaml"}
     for name, path in defaults.items():
         variable = f"{ENV_PREFIX}{name.upper()}"
         if name in fields and variable not in os.environ and path.exists():

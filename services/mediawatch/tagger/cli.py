@@ -1,5 +1,6 @@
-"""Tagger commands: ``tagger run``, ``tag``, ``match``, ``stance``, ``themes check``,
-``actors check``. They call the same code as the stream agents."""
+"""Tagger commands: ``tagger run``, ``stance``, ``themes check``, ``actors check`` and ``eval``.
+They call the same code as the stream agents. ``tag`` and ``match`` read article files as the
+fetcher does, so they live in ``mediawatch.cli.articles``, above both services."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.text import Text
 
-from mediawatch.schemas import ArticleTagged, Evidence
+from mediawatch.schemas import ArticleTagged
 from mediawatch.tagger.settings import TaggerSettings
 
 console = Console()
@@ -46,128 +46,6 @@ def _tagger(themes: Path | None, actors: Path | None) -> Any:
 
     defaults = TaggerSettings()
     return Tagger.from_files(themes or defaults.themes_file, actors or defaults.actors_file)
-
-
-def _highlight(sentence: str, offset: int, spans: list[Evidence]) -> Text:
-    text = Text(sentence)
-    for span in spans:
-        text.stylize("bold yellow", span.start - offset, span.end - offset)
-    return text
-
-
-def _report(path: Path, tagged: ArticleTagged) -> None:
-    console.rule(f"[bold]{tagged.article.title or path.name}[/bold]  ({path})")
-    console.print(
-        f"language: {tagged.language}   genre: {tagged.article.genre or 'unlabelled'}   "
-        f"tone: {tagged.tone.label if tagged.tone else '-'}"
-        f"   truncated: {tagged.truncated}   {tagged.tagger.timings_ms.get('total', 0):.1f} ms"
-    )
-    console.print("[bold]Themes[/bold]")
-    for theme in tagged.themes:
-        console.print(f"  {theme.theme_id} ({theme.label}): {len(theme.evidence)} mentions")
-        for evidence in theme.evidence:
-            start = evidence.sentence_start or 0
-            console.print("    ", _highlight(evidence.sentence, start, [evidence]))
-    console.print("[bold]Actors[/bold]")
-    for actor in tagged.actors:
-        where = "" if actor.in_catalogue else " (not in catalogue)"
-        if actor.role == "source":
-            where += " (cited as a source)"
-        console.print(
-            f"  {actor.actor_id}  {actor.name} [{actor.type}] x{len(actor.mentions)}{where}"
-        )
-    console.print("[bold]Stance[/bold]")
-    for stance in tagged.stances:
-        colour = {"critical": "red", "supportive": "green"}.get(stance.label.value, "white")
-        console.print(
-            f"  {stance.target_kind} {stance.target_id}: "
-            f"[{colour}]{stance.label.value}[/{colour}] ({stance.score:+.2f})  "
-            f"[dim]{stance.reason}[/dim]",
-            highlight=False,
-        )
-        for evidence in stance.evidence[:2]:
-            start = evidence.sentence_start or 0
-            console.print("    ", _highlight(evidence.sentence, start, [evidence]))
-
-
-def tag(
-    files: list[Path] = typer.Argument(..., help="Article files: .txt, .md, .html or .json."),
-    as_json: bool = typer.Option(False, "--json", help="One ArticleTagged JSON per line."),
-    themes: Path | None = typer.Option(None, "--themes", help="Theme catalogue."),
-    actors: Path | None = typer.Option(None, "--actors", help="Actor catalogue."),
-    genre: str | None = typer.Option(
-        None, "--genre", help="news, opinion or analysis, as a page or feed would label it."
-    ),
-) -> None:
-    """Tag article files with themes, actors and stance, with the evidence."""
-    from mediawatch.tagger.files import ArticleFileError, read_article
-
-    if genre not in (None, "news", "opinion", "analysis"):
-        errors.print(f"[red]--genre {genre!r}: expected news, opinion or analysis[/red]")
-        raise typer.Exit(2)
-
-    tagger = _tagger(themes, actors)
-    failed = False
-    for path in files:
-        try:
-            article = read_article(path)
-        except ArticleFileError as exc:
-            errors.print(f"[red]{exc}[/red]")
-            failed = True
-            continue
-        if genre is not None:
-            article = article.model_copy(update={"genre": genre, "genre_from": "--genre"})
-        tagged = tagger.tag(article)
-        if as_json:
-            sys.stdout.write(tagged.model_dump_json() + "\n")
-        else:
-            _report(path, tagged)
-    if failed:
-        raise typer.Exit(1)
-
-
-def match(
-    query: str = typer.Argument(..., help="A query in the theme query language."),
-    files: list[Path] = typer.Argument(..., help="Article files."),
-    as_json: bool = typer.Option(False, "--json", help="JSON with the evidence."),
-) -> None:
-    """Evaluate one query on each file: ``<path>\\t<true|false>`` per line."""
-    from mediawatch.query import Document, QuerySyntaxError, compile_query
-    from mediawatch.tagger.files import ArticleFileError, read_article
-
-    try:
-        compiled = compile_query(query)
-    except QuerySyntaxError as exc:
-        errors.print(str(exc))
-        raise typer.Exit(2) from None
-    failed = False
-    for path in files:
-        try:
-            article = read_article(path)
-        except ArticleFileError as exc:
-            errors.print(str(exc))
-            failed = True
-            continue
-        document = Document(
-            article.text,
-            title=article.title,
-            language=article.language,
-            source_id=article.source.id,
-            country=article.source.country,
-            outlet_type=article.source.outlet_type,
-        )
-        result = compiled.evaluate(document)
-        if as_json:
-            payload = {
-                "path": str(path),
-                "matched": result.matched,
-                "evidence": [e.model_dump() for e in result.evidence],
-            }
-            sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
-        else:
-            sys.stdout.write(f"{path}\t{'true' if result.matched else 'false'}\n")
-    if failed:
-        raise typer.Exit(1)
 
 
 _MODEL_OPTION = typer.Option(
@@ -205,7 +83,7 @@ def stance(
 @themes_app.command("check")
 def themes_check(path: Path = typer.Argument(..., help="Theme catalogue YAML.")) -> None:
     """Validate a theme catalogue: every query parses, ids are unique."""
-    from mediawatch.tagger.themes import ThemeCatalogueError, load_theme_catalogue
+    from mediawatch.query import ThemeCatalogueError, load_theme_catalogue
 
     try:
         catalogue = load_theme_catalogue(path)
@@ -350,6 +228,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(tagger_app, name="tagger")
     app.add_typer(themes_app, name="themes")
     app.add_typer(actors_app, name="actors")
-    app.command("tag")(tag)
-    app.command("match")(match)
     app.command("stance")(stance)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from mediawatch.query import Document, sentence_of, sentence_spans
+from mediawatch.query import Document, ThemeMatcher, sentence_of, sentence_spans
 from mediawatch.schemas import (
     ActorTag,
     ArticleFetched,
@@ -35,7 +35,6 @@ from mediawatch.tagger.stance import (
     StanceModel,
     article_tone,
 )
-from mediawatch.tagger.themes import ThemeMatcher
 
 
 def tagger_version() -> str:

@@ -7,9 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
+from mediawatch.query import builtin_themes_file
 from mediawatch.runtime.settings import ServiceSettings
-
-_CONFIG = Path(__file__).resolve().parents[3] / "deploy" / "config"
 
 
 class TaggerSettings(ServiceSettings):
@@ -23,7 +22,8 @@ class TaggerSettings(ServiceSettings):
         "share the partitions.",
     )
     themes_file: Path = Field(
-        default=_CONFIG / "themes.yaml", description="Theme catalogue (YAML)."
+        default_factory=builtin_themes_file,
+        description="Theme catalogue (YAML); the default is the one that ships with mediawatch.",
     )
     actors_file: Path | None = Field(
         default=None,

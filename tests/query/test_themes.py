@@ -6,10 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from mediawatch.query import Document
-from mediawatch.tagger.themes import ThemeCatalogueError, ThemeMatcher, load_theme_catalogue
+from mediawatch.query import (
+    Document,
+    ThemeCatalogueError,
+    ThemeMatcher,
+    builtin_themes_file,
+    load_theme_catalogue,
+)
 
-STARTER = Path(__file__).resolve().parents[2] / "deploy" / "config" / "themes.yaml"
+STARTER = builtin_themes_file()
 
 PARAGRAPH = (
     "Closing the summit, the foreign minister returned to an old idea. “We insist on the "

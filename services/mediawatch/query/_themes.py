@@ -1,4 +1,7 @@
-"""The versioned theme catalogue (``deploy/config/themes.yaml``) and its loader.
+"""The versioned theme catalogue, its loader and the matcher of all its themes at once.
+
+The built-in catalogue ships as package data (``mediawatch/query/data/themes.yaml``,
+``builtin_themes_file()``), so the tagger and the alerter find it in any install.
 
 ```yaml
 version: "2025-01"
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +45,18 @@ __all__ = [
     "ThemeCatalogueError",
     "ThemeDefinition",
     "ThemeMatcher",
+    "builtin_themes_file",
     "load_theme_catalogue",
     "validate_catalogue",
 ]
 
 SLUG = re.compile(r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+
+
+def builtin_themes_file() -> Path:
+    """The theme catalogue that ships with the package: the default of every service."""
+    return Path(str(resources.files("mediawatch.query") / "data" / "themes.yaml"))
 
 
 class ThemeCatalogueError(ValueError):

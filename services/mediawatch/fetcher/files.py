@@ -1,4 +1,4 @@
-"""Read article files for the command line exactly as the fetcher's inbox reads them: plain
+"""Read one article file exactly as the inbox reads it, for ``mediawatch tag`` and ``match``: plain
 text with the title on the first line, Markdown, HTML, or an ``ArticleFetched`` JSON object.
 
 Sharing the inbox's reader means ``mediawatch tag FILE`` sees the same title, text and

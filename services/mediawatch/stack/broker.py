@@ -1,6 +1,7 @@
 """A real single-node Apache Kafka (KRaft, broker + controller) run by the project itself.
 
-Kafka's jars come from Maven Central through ``deploy/kafka/pom.xml`` and are cached in the
+Kafka's jars come from Maven Central through the pom that ships as package data
+(``mediawatch/stack/data/kafka/pom.xml``) and are cached in the
 state directory; the storage is formatted on first start. ``mediawatch broker start``, the
 test suite and ``mediawatch up`` all go through :class:`LocalKafka`, so the broker the tests
 prove is the broker users run.
@@ -21,6 +22,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from pydantic import Field
@@ -36,9 +38,10 @@ class BrokerError(RuntimeError):
     """The local broker could not be set up, started or stopped; the message says what to do."""
 
 
-def repository_root() -> Path:
-    """The checkout this module runs from (``services/mediawatch/runtime`` -> root)."""
-    return Path(__file__).resolve().parents[3]
+def builtin_pom() -> Path:
+    """The pom naming the Kafka version and its logging backend, shipped with the package so
+    that ``mediawatch up`` works from an installed wheel, not only in a checkout."""
+    return Path(str(resources.files("mediawatch.stack") / "data" / "kafka" / "pom.xml"))
 
 
 class BrokerSettings(BaseSettings):
@@ -54,7 +57,7 @@ class BrokerSettings(BaseSettings):
     controller_port: int = Field(default=9093, ge=1, le=65535, description="KRaft controller port.")
     heap: str = Field(default="512m", pattern=r"^\d+[mg]$", description="JVM heap (-Xmx).")
     pom: Path = Field(
-        default_factory=lambda: repository_root() / "deploy" / "kafka" / "pom.xml",
+        default_factory=builtin_pom,
         description="Maven pom that names the Kafka version and its logging backend.",
     )
     start_timeout_s: float = Field(default=90.0, gt=0, description="Wait this long for start.")
