@@ -20,11 +20,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from mediawatch.alerter.metrics import CONSUMER_LAG, NOTIFICATIONS
+from mediawatch.alerter.metrics import NOTIFICATIONS
 from mediawatch.alerter.notify import AnyDestination, Notifier, retry_delay
 from mediawatch.alerter.rules import RuleSet
 from mediawatch.alerter.settings import AlerterSettings
 from mediawatch.runtime.kafka import consumer, producer
+from mediawatch.runtime.lag import observe_lag
 from mediawatch.runtime.streaming import DEAD_LETTERS_TOTAL
 from mediawatch.schemas import Alert, DeadLetter, Event, NotificationFailed, cloudevent_headers
 
@@ -200,18 +201,9 @@ class Delivery:
                 if handled and deferred == handled:
                     # Nothing in reach is due yet: do not spin re-parking the same records.
                     await asyncio.sleep(1.0)
-                await self._observe_lag(client, topic)
+                await observe_lag(client, self.settings.service_name)
         finally:
             await client.stop()
-
-    async def _observe_lag(self, client: AIOKafkaConsumer, topic: str) -> None:
-        lag = 0
-        for tp in client.assignment():
-            highwater = client.highwater(tp)
-            if highwater is None:
-                return
-            lag += max(0, highwater - await client.position(tp))
-        CONSUMER_LAG.labels(self.settings.service_name, topic).set(lag)
 
     async def _on_alert(self, value: bytes) -> None:
         await self.handle_alert(Alert.from_json(value))

@@ -82,12 +82,6 @@ NOTIFICATION_SECONDS = Histogram(
     ["type"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-CONSUMER_LAG = Gauge(
-    "mediawatch_consumer_lag_records",
-    "Records not yet consumed (high watermark - position), summed over the assigned "
-    "partitions, by service and topic.",
-    ["service", "topic"],
-)
 WINDOW_MATCHES = Gauge(
     "mediawatch_alerter_window_matches",
     "Matches a threshold or spike rule holds in its window state, by rule.",

@@ -157,24 +157,6 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
                     matches_topic, rule.id, {"kind": "tick", "rule_id": rule.id, "now": now}
                 )
 
-    @app.timer(10.0, name="consumer-lag")  # type: ignore[untyped-decorator]
-    async def consumer_lag() -> None:
-        consumer = getattr(app, "_consumer", None)
-        if consumer is None:
-            return
-        lags: dict[str, int] = {}
-        try:
-            for tp in consumer.assignment():
-                highwater = consumer.highwater(tp)
-                position = await consumer.position(tp)
-                if highwater is None or position is None:
-                    continue
-                lags[tp.topic] = lags.get(tp.topic, 0) + max(0, highwater - position)
-        except Exception:  # lag is best effort: the consumer may be rebalancing
-            return
-        for topic, lag in lags.items():
-            metrics.CONSUMER_LAG.labels(settings.service_name, topic).set(lag)
-
     if settings.role == "all":
         delivery = Delivery(settings, rules)
 

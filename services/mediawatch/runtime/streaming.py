@@ -23,6 +23,7 @@ from prometheus_client import Counter
 
 from mediawatch.runtime.codec import EventCodec, register_event_codecs
 from mediawatch.runtime.kafka import faust_broker_url, faust_credentials
+from mediawatch.runtime.lag import install_lag_timer
 from mediawatch.runtime.ordering import ContiguousTransport
 from mediawatch.runtime.settings import ServiceSettings
 from mediawatch.schemas import DeadLetter, Event, cloudevent_headers
@@ -51,7 +52,8 @@ METADATA_MAX_AGE_MS = 5_000
 def make_app(settings: ServiceSettings, app_id: str, **overrides: Any) -> faust.App:
     """A faust app with mediawatch's defaults: at-least-once, acks=all, in-memory stores
     restored from their Kafka changelogs, partitions as in the topic catalogue, and stream
-    partitions read in order from the committed offset (see :mod:`ordering`)."""
+    partitions read in order from the committed offset (see :mod:`ordering`), and the
+    consumer lag exported as ``mediawatch_consumer_lag_records`` (see :mod:`lag`)."""
     register_event_codecs()
     datadir = Path(settings.state_dir).resolve() / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
@@ -79,6 +81,7 @@ def make_app(settings: ServiceSettings, app_id: str, **overrides: Any) -> faust.
     options.update(overrides)
     app = faust.App(app_id, **options)
     app.transport = ContiguousTransport(app.conf.broker_consumer, app)
+    install_lag_timer(app, settings.service_name)
     return app
 
 
