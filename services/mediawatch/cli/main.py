@@ -146,7 +146,13 @@ def settings_export_defaults(
 
 
 def main() -> None:
-    app()
+    from mediawatch.runtime.compat import UntestedFaustError
+
+    try:
+        app()
+    except UntestedFaustError as exc:
+        errors.print(str(exc), markup=False, highlight=False)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 
 from mediawatch.runtime.codec import EventCodec, register_event_codecs
+from mediawatch.runtime.compat import require_tested_faust
 from mediawatch.runtime.kafka import faust_broker_url, faust_credentials
 from mediawatch.runtime.lag import install_lag_timer
 from mediawatch.runtime.ordering import ContiguousTransport
@@ -54,6 +55,7 @@ def make_app(settings: ServiceSettings, app_id: str, **overrides: Any) -> faust.
     restored from their Kafka changelogs, partitions as in the topic catalogue, and stream
     partitions read in order from the committed offset (see :mod:`ordering`), and the
     consumer lag exported as ``mediawatch_consumer_lag_records`` (see :mod:`lag`)."""
+    require_tested_faust()
     register_event_codecs()
     datadir = Path(settings.state_dir).resolve() / "faust" / app_id
     datadir.parent.mkdir(parents=True, exist_ok=True)
