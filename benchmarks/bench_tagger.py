@@ -126,7 +126,7 @@ def run_stance(bodies: list[str]) -> dict[str, float]:
     settings = TaggerSettings()
     tagger = Tagger.from_files(settings.themes_file, settings.actors_file, stance_model="lexical")
     recorder = _RecordingStance(StanceModel.load())
-    tagger.stance = recorder  # type: ignore[assignment]
+    tagger.stance_stage.model = recorder  # type: ignore[assignment]
     for body in bodies:
         tagger.tag(_article(body))  # type: ignore[arg-type]
     items = recorder.items

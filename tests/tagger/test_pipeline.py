@@ -84,7 +84,11 @@ def test_long_articles_are_truncated_and_say_so(tagger: Tagger) -> None:
     article = read_article(FIXTURE)
     long_text = (article.text + "\n\n") * 200
     small = Tagger(
-        tagger.themes, tagger.actors, tagger.stance, max_chars=5_000, max_stance_mentions=4
+        tagger.theme_stage.matcher,
+        tagger.actor_stage.resolver,
+        tagger.stance_stage.model,
+        max_chars=5_000,
+        max_stance_mentions=4,
     )
     tagged = small.tag(article.model_copy(update={"text": long_text}))
     assert tagged.truncated is True
@@ -116,9 +120,9 @@ def test_french_article_uses_the_language_variant(tagger: Tagger) -> None:
 def test_the_stance_budget_goes_to_themes_first_then_catalogue_actors(tagger: Tagger) -> None:
     article = read_article(FIXTURE)
     frugal = Tagger(
-        tagger.themes,
-        tagger.actors,
-        tagger.stance,
+        tagger.theme_stage.matcher,
+        tagger.actor_stage.resolver,
+        tagger.stance_stage.model,
         max_stance_mentions=8,
         min_stance_pairs=3,
         stance_pairs_per_1000_words=0,

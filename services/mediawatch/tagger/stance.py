@@ -566,9 +566,13 @@ def _vader() -> Any:
     return SentimentIntensityAnalyzer()
 
 
-def article_tone(text: str) -> tuple[StanceLabel, float]:
-    """Overall tone: VADER compound averaged over the sentences, band ±0.05 is neutral."""
-    sentences = [text[start:end] for start, end in sentence_spans(text)]
+def article_tone(
+    text: str, sentence_bounds: list[tuple[int, int]] | None = None
+) -> tuple[StanceLabel, float]:
+    """Overall tone: VADER compound averaged over the sentences, band ±0.05 is neutral.
+    ``sentence_bounds`` are the text's sentences where the caller has them already."""
+    bounds = sentence_spans(text) if sentence_bounds is None else sentence_bounds
+    sentences = [text[start:end] for start, end in bounds]
     if not sentences:
         return StanceLabel.NEUTRAL, 0.0
     analyzer = _vader()
