@@ -1,7 +1,7 @@
 """The typed window state of one rule, one class per alert mode.
 
 A state changes in two ways: :meth:`apply` counts one match the rule had not counted before,
-:meth:`tick` tells it that time reached ``now`` (the digest timer, the cooldown timer, or a
+:meth:`tick` tells it that time reached ``now`` (the rule timer, for a digest or a cooldown, or a
 match the rule had already counted). Both append the alerts to publish and the suppressions
 to an :class:`Evaluation`. Neither reads a clock or a table: :mod:`evaluator` reads the state
 from the ``rule-states`` table, calls these and writes it back, so the service and the tests
@@ -358,7 +358,7 @@ class DigestState(RuleState):
             self.pending = [*self.pending, match.article]
 
     def tick(self, now: float, evaluation: Evaluation) -> None:
-        """Time reached ``now`` (the digest timer, or an already counted match)."""
+        """Time reached ``now`` (the rule timer, or an already counted match)."""
         self.clock = now if self.clock is None else max(self.clock, now)
         self._publish_due(self.clock, evaluation)
 
