@@ -11,7 +11,7 @@ import pytest
 
 from mediawatch.alerter.engine import CompiledRule, match_article
 from mediawatch.alerter.rules import Rule, load_rules, parse_rules
-from mediawatch.alerter.state import EachMatchState, ThresholdState
+from mediawatch.alerter.state import HELD_ARTICLES, EachMatchState, ThresholdState
 from mediawatch.alerter.windows import latest_slot, next_slot, spike, threshold, to_epoch
 from mediawatch.tagger.files import read_article
 from mediawatch.tagger.pipeline import Tagger
@@ -315,3 +315,14 @@ async def test_a_record_that_cannot_be_applied_raises_before_anything_is_written
             await runner.process(payload)
     assert (runner.states, runner.counted) == (states, counted)
     assert await runner.process(b'{"kind": "tick", "rule_id": "gone", "now": 1}') == []
+
+
+async def test_a_summary_counts_every_held_match_and_lists_the_first_ones() -> None:
+    runner = Runner(_rule(cooldown="1h"))
+    await runner.feed(tagged("first", at(0), themes=("t",)))
+    for i in range(HELD_ARTICLES + 5):
+        await runner.feed(tagged(f"h{i:02d}", at(1 + i), themes=("t",)))
+    (summary,) = await runner.tick(to_epoch(at(60)))
+    assert summary.statistics == {"count": float(HELD_ARTICLES + 5)}
+    assert f"{HELD_ARTICLES + 5} more matches" in summary.summary
+    assert [a.article_id for a in summary.articles] == [f"h{i:02d}" for i in range(HELD_ARTICLES)]

@@ -38,8 +38,9 @@ from mediawatch.schemas import Alert, AlertArticle, AlertWindow
 FIRED_MEMORY = 200
 #: Articles kept per rule to list in threshold and spike alerts.
 RECENT_ARTICLES = 20
-#: Articles a cooldown summary lists (it counts all the held matches).
-HELD_ARTICLES = 50
+#: Articles a cooldown summary lists (it counts all the held matches); they live in the rule
+#: state, which is rewritten with every match, so they are few, as in :data:`RECENT_ARTICLES`.
+HELD_ARTICLES = 20
 
 
 @dataclass
