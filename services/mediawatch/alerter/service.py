@@ -117,8 +117,9 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
         )
 
     async def dead_letter(message: Any, error: Exception) -> None:
-        letter = dead_letter_from(message, error, settings.service_name)
+        """Give up on one rule input, as the stream services' EventPipe does."""
         service = settings.service_name
+        letter = dead_letter_from(message, error, service)
         DEAD_LETTERS_TOTAL.labels(service, letter.origin_topic, letter.error_type).inc()
         log.warning(
             "rule input dead-lettered",
