@@ -1,12 +1,19 @@
-"""ArticleTagged events for the alerter tests, built directly with chosen tags and times."""
+"""ArticleTagged events for the alerter tests, built directly with chosen tags and times, and
+a runner that feeds them to the alerter's own evaluator."""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from mediawatch.alerter.engine import Tick, encode_rule_input
+from mediawatch.alerter.evaluator import RuleEvaluator
+from mediawatch.alerter.rules import Rule
+from mediawatch.alerter.state import RuleState
 from mediawatch.schemas import (
     ActorTag,
+    Alert,
     ArticleRef,
     ArticleTagged,
     Evidence,
@@ -75,3 +82,49 @@ def tagged(
         tagger=TaggerInfo(version="test"),
         tagged_at=fetched_at,
     )
+
+
+class Runner:
+    """Rules fed through :class:`RuleEvaluator` as the service feeds them (step 1, the
+    encoded record, step 2), over plain dicts for its two tables."""
+
+    def __init__(
+        self,
+        *rules: Rule,
+        states: dict[str, Any] | None = None,
+        counted: dict[str, Any] | None = None,
+        rules_version: str = "test-rules",
+        **memory: int,
+    ) -> None:
+        self.states: dict[str, Any] = states if states is not None else {}
+        self.counted: dict[str, Any] = counted if counted is not None else {}
+        self.evaluator = RuleEvaluator(rules, rules_version, self.states, self.counted, **memory)
+        self.alerts: list[Alert] = []
+        self.suppressed: list[str] = []
+
+    def state(self, rule_id: str) -> RuleState:
+        return self.evaluator.state(rule_id)
+
+    async def feed(self, event: ArticleTagged) -> list[Alert]:
+        fired: list[Alert] = []
+        for match in self.evaluator.matches(event):
+            fired += await self.process(encode_rule_input(match))
+        return fired
+
+    async def tick(self, now: float, *rule_ids: str) -> list[Alert]:
+        fired: list[Alert] = []
+        for rule_id in rule_ids or tuple(self.evaluator.rules):
+            fired += await self.process(encode_rule_input(Tick(rule_id, now)))
+        return fired
+
+    async def process(self, payload: bytes) -> list[Alert]:
+        published: list[Alert] = []
+
+        async def publish(alert: Alert) -> None:
+            published.append(alert)
+
+        evaluation = await self.evaluator.process(payload, publish)
+        if evaluation is not None:
+            self.suppressed += evaluation.suppressed
+        self.alerts += published
+        return published

@@ -5,6 +5,7 @@ survives SIGKILL, and spike and digest rules on generated streams (event time, n
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import subprocess
 import sys
@@ -18,12 +19,18 @@ import pytest
 import yaml
 from aiohttp import web
 
-from mediawatch.alerter.counted import CountedArticles
+from mediawatch.alerter.counted import CountedKey
 from mediawatch.alerter.notify import ALERT_ID_HEADER, SIGNATURE_HEADER, signature
 from mediawatch.fetcher.files import read_article
 from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
-from mediawatch.schemas import Alert, ArticleTagged, NotificationFailed, cloudevent_headers
+from mediawatch.schemas import (
+    Alert,
+    ArticleTagged,
+    DeadLetter,
+    NotificationFailed,
+    cloudevent_headers,
+)
 from mediawatch.tagger.pipeline import Tagger
 from mediawatch.tagger.settings import TaggerSettings
 from tests.alerter.helpers import at, tagged
@@ -293,10 +300,13 @@ async def test_each_match_memory_is_written_as_small_records_and_survives_a_kill
     assert sorted(ids) == sorted(f"every:{e.article_id}" for e in [*events, fresh]), (
         "each article alerted once, the replays not again"
     )
-    changelog = await read_all(kafka_settings, f"{app_id}-rule-state-changelog")
-    memory = [r for r in changelog if r.key and CountedArticles.is_record(json.loads(r.key))]
+    memory = await read_all(kafka_settings, f"{app_id}-counted-articles-changelog")
+    keys = {CountedKey.decode(json.loads(r.key or b"")) for r in memory}
+    assert keys == {CountedKey("every", e.article_id) for e in [*events, fresh]}
     assert len(memory) == count + 1, "one record per counted article"
-    largest = max(len(r.value or b"") for r in changelog)
+    states = await read_all(kafka_settings, f"{app_id}-rule-states-changelog")
+    assert {json.loads(r.key or b"") for r in states} == {"every"}
+    largest = max(len(r.value or b"") for r in [*states, *memory])
     assert largest < 16_000, f"a changelog record of {largest} bytes"
 
 
@@ -346,5 +356,112 @@ async def test_spike_and_digest_fire_on_generated_streams(
         assert daily.alert_id == "daily:digest:20250303T080000Z"
         assert [a.article_id for a in daily.articles] == ["g1", "g2"]
         assert daily.groups == {"theme:global-south": 2, "actor:org:brics": 1}
+    finally:
+        worker.stop()
+
+
+def _sample(metrics_text: str, name: str, **labels: str) -> float | None:
+    """The value of one sample of the exposition, whatever the order of its labels."""
+    wanted = {f'{key}="{value}"' for key, value in labels.items()}
+    for line in metrics_text.splitlines():
+        series, _, value = line.rpartition(" ")
+        if series.startswith(name + "{") and set(series[len(name) + 1 : -1].split(",")) == wanted:
+            return float(value)
+    return None
+
+
+async def test_matches_held_by_a_cooldown_are_summarised_with_the_rules_version(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    await ensure_topics(kafka_settings)
+    rule = {"id": "calm", "condition": {"themes": ["brics"]}, "cooldown": "10m"}
+    worker = await _start(_worker(kafka_settings, tmp_path, [rule], f"al-{uuid.uuid4().hex[:6]}"))
+    version = hashlib.sha256((tmp_path / "rules.yaml").read_bytes()).hexdigest()[:16]
+    try:
+        events = [
+            tagged("c1", at(0), themes=("brics",)),
+            tagged("c2", at(2), themes=("brics",)),  # held by the cooldown
+            tagged("c3", at(4), themes=("brics",)),  # held
+            tagged("c3-reprint", at(5), themes=("brics",), duplicate_of="c3"),  # no match
+            tagged("c4", at(12), themes=("brics",)),  # after the cooldown
+        ]
+        await _produce_tagged(kafka_settings, events, b"c")
+        found = await read_topic(
+            kafka_settings, kafka_settings.topic_alerts, until=lambda r: len(r) >= 3
+        )
+        alerts = [Alert.from_json(r.value or b"") for r in found]
+        assert [a.alert_id for a in alerts] == ["calm:c1", "calm:more:c2", "calm:c4"], (
+            worker.log_tail()
+        )
+        summary = alerts[1]
+        assert "2 more matches" in summary.summary
+        assert [a.article_id for a in summary.articles] == ["c2", "c3"]
+        assert {a.rules_version for a in alerts} == {version}
+        assert {a.schema_version for a in alerts} == {"1.1"}
+        exposition = worker.metrics()
+        theme = "mediawatch_theme_matches_total"
+        assert _sample(exposition, theme, theme="brics", kind="story") == 4.0
+        assert _sample(exposition, theme, theme="brics", kind="reprint") == 1.0
+        suppressed = "mediawatch_alerts_suppressed_total"
+        assert _sample(exposition, suppressed, rule="calm", reason="cooldown") == 2.0
+    finally:
+        worker.stop()
+
+
+async def test_the_timer_publishes_the_summary_when_no_later_match_comes(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    await ensure_topics(kafka_settings)
+    rule = {"id": "quiet", "condition": {"themes": ["brics"]}, "cooldown": "10m"}
+    app_id = f"al-{uuid.uuid4().hex[:6]}"
+    worker = _worker(kafka_settings, tmp_path, [rule], app_id, MEDIAWATCH_DIGEST_TICK_S="1")
+    worker = await _start(worker)
+    try:
+        events = [tagged("q1", at(0), themes=("brics",)), tagged("q2", at(3), themes=("brics",))]
+        await _produce_tagged(kafka_settings, events, b"q")
+        found = await read_topic(
+            kafka_settings, kafka_settings.topic_alerts, until=lambda r: len(r) >= 2
+        )
+        alerts = [Alert.from_json(r.value or b"") for r in found]
+        assert [a.alert_id for a in alerts] == ["quiet:q1", "quiet:more:q2"], worker.log_tail()
+        assert "1 more match" in alerts[1].summary
+        assert [a.article_id for a in alerts[1].articles] == ["q2"]
+    finally:
+        worker.stop()
+
+
+async def test_a_rule_input_that_fails_is_dead_lettered_and_the_partition_moves_on(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    await ensure_topics(kafka_settings)
+    rule = {"id": "dl", "condition": {"themes": ["brics"]}}
+    app_id = f"al-{uuid.uuid4().hex[:6]}"
+    worker = await _start(_worker(kafka_settings, tmp_path, [rule], app_id))
+    matches_topic = f"{app_id}-rule-matches"
+    bad = b'{"kind":"match","rule_id":"dl","at":"not a time","story":"x","article":{}}'
+    try:
+        # Same key as the rule's own matches: the same partition, ahead of the good one.
+        await produce(kafka_settings, matches_topic, [(b"dl", bad, None)])
+        await _produce_tagged(kafka_settings, [tagged("ok", at(0), themes=("brics",))], b"d")
+        found = await read_topic(
+            kafka_settings, kafka_settings.topic_alerts, until=lambda r: len(r) >= 1
+        )
+        assert [Alert.from_json(r.value or b"").alert_id for r in found] == ["dl:ok"]
+        letters = await read_topic(
+            kafka_settings,
+            kafka_settings.topic_deadletter,
+            until=lambda got: any(b"rule-matches" in (r.value or b"") for r in got),
+        )
+        mine = [DeadLetter.from_json(r.value or b"") for r in letters]
+        mine = [letter for letter in mine if letter.origin_topic == matches_topic]
+        assert len(mine) == 1, worker.log_tail()
+        letter = mine[0]
+        assert letter.value == bad and letter.key == b"dl"
+        assert letter.service == "alerter"
+        assert letter.error_type == "ValueError" and "not a time" in letter.error_message
+        dead = "mediawatch_dead_letters_total"
+        exposition = worker.metrics()
+        assert _sample(exposition, dead, service="alerter", origin_topic=matches_topic,
+                       error_type="ValueError") == 1.0  # fmt: skip
     finally:
         worker.stop()

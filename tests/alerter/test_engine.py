@@ -1,18 +1,22 @@
-"""Conditions, window maths and the four modes, driven by event time (no sleeping)."""
+"""Conditions, window maths and the four modes, driven by event time (no sleeping), through
+the alerter's own evaluator."""
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
 from typing import Any
 
-from mediawatch.alerter.counted import CountedArticles
-from mediawatch.alerter.engine import CompiledRule, RuleMatch, match_article
-from mediawatch.alerter.rules import Rule, parse_rules
+import pytest
+
+from mediawatch.alerter.engine import CompiledRule, match_article
+from mediawatch.alerter.rules import Rule, load_rules, parse_rules
+from mediawatch.alerter.state import HELD_ARTICLES, EachMatchState, ThresholdState
 from mediawatch.alerter.windows import latest_slot, next_slot, spike, threshold, to_epoch
 from mediawatch.fetcher.files import read_article
-from mediawatch.schemas import Alert, ArticleTagged
 from mediawatch.tagger.pipeline import Tagger
 from mediawatch.tagger.settings import TaggerSettings
-from tests.alerter.helpers import at, tagged
+from tests.alerter.helpers import Runner, at, tagged
 from tests.conftest import REPOSITORY
 
 OPED = REPOSITORY / "tests" / "tagger" / "fixtures" / "oped-indivisible.txt"
@@ -21,40 +25,6 @@ OPED = REPOSITORY / "tests" / "tagger" / "fixtures" / "oped-indivisible.txt"
 def _rule(**fields: Any) -> Rule:
     raw = {"id": "r", "condition": {"themes": ["t"]}} | fields
     return parse_rules({"version": 1, "rules": [raw]}).rules[0]
-
-
-class Runner:
-    """Feeds articles to one rule as the service does: match, then apply with the rule's
-    memory, over one table that holds the rule state and the counted articles."""
-
-    def __init__(self, rule: Rule, table: dict[str, Any] | None = None) -> None:
-        self.rule = rule
-        self.compiled = CompiledRule(rule)
-        self.table: dict[str, Any] = table if table is not None else {}
-        self.memory = CountedArticles(self.table)
-        self.alerts: list[Alert] = []
-        self.suppressed: list[str] = []
-
-    @property
-    def state(self) -> dict[str, Any] | None:
-        return self.table.get(self.rule.id)
-
-    def feed(self, event: ArticleTagged) -> list[Alert]:
-        article = match_article(self.compiled, event)
-        if article is None:
-            return []
-        return self._apply(RuleMatch.of(self.rule.id, event, article), None)
-
-    def tick(self, now: float) -> list[Alert]:
-        return self._apply(None, now)
-
-    def _apply(self, match: RuleMatch | None, now: float | None) -> list[Alert]:
-        outcome = self.memory.apply(self.rule, self.state, match, now)
-        self.table[self.rule.id] = outcome.state
-        self.memory.commit(self.rule, match, outcome)
-        self.alerts.extend(outcome.alerts)
-        self.suppressed.extend(outcome.suppressed)
-        return outcome.alerts
 
 
 def test_op_ed_matches_indivisible_security_rule_with_evidence() -> None:
@@ -126,24 +96,25 @@ def test_genre_and_unknown_stance_conditions() -> None:
     assert match_article(lenient, unknown) is None
 
 
-def test_each_match_fires_once_per_article_and_respects_cooldown() -> None:
+async def test_each_match_fires_once_per_article_and_respects_cooldown() -> None:
     runner = Runner(_rule(cooldown="10m"))
-    first = runner.feed(tagged("a1", at(0), themes=("t",)))
+    first = await runner.feed(tagged("a1", at(0), themes=("t",)))
     assert [a.alert_id for a in first] == ["r:a1"]
-    assert runner.feed(tagged("a1", at(1), themes=("t",))) == []  # redelivery: nothing
-    assert runner.feed(tagged("a2", at(5), themes=("t",))) == []  # cooldown
-    assert runner.feed(tagged("a3", at(11), themes=("t",)))[0].alert_id == "r:a3"
+    assert await runner.feed(tagged("a1", at(1), themes=("t",))) == []  # redelivery: nothing
+    assert await runner.feed(tagged("a2", at(5), themes=("t",))) == []  # cooldown
+    after = await runner.feed(tagged("a3", at(11), themes=("t",)))
+    assert [a.alert_id for a in after] == ["r:more:a2", "r:a3"]  # the held match, then a3
     assert runner.suppressed == ["cooldown"]
-    assert runner.feed(tagged("zz", at(30), themes=("other",))) == []
+    assert await runner.feed(tagged("zz", at(30), themes=("other",))) == []
 
 
-def test_threshold_counts_stories_in_a_sliding_window() -> None:
+async def test_threshold_counts_stories_in_a_sliding_window() -> None:
     runner = Runner(_rule(mode={"type": "threshold", "count": 3, "window": "1h"}))
-    runner.feed(tagged("a1", at(0), themes=("t",)))
-    runner.feed(tagged("a2", at(30), themes=("t",)))
-    runner.feed(tagged("a2-reprint", at(40), themes=("t",), duplicate_of="a2"))
-    assert runner.feed(tagged("a3", at(70), themes=("t",))) == []  # a1 slid out of the window
-    fired = runner.feed(tagged("a4", at(80), themes=("t",)))
+    await runner.feed(tagged("a1", at(0), themes=("t",)))
+    await runner.feed(tagged("a2", at(30), themes=("t",)))
+    await runner.feed(tagged("a2-reprint", at(40), themes=("t",), duplicate_of="a2"))
+    assert await runner.feed(tagged("a3", at(70), themes=("t",))) == []  # a1 slid out of the window
+    fired = await runner.feed(tagged("a4", at(80), themes=("t",)))
     assert len(fired) == 1
     alert = fired[0]
     assert alert.alert_id == "r:threshold:20250303T063000Z"
@@ -151,20 +122,21 @@ def test_threshold_counts_stories_in_a_sliding_window() -> None:
     assert alert.window is not None and alert.window.start == at(30)
     assert [a.article_id for a in alert.articles] == ["a2", "a3", "a4"]
     # the same burst does not fire again; a new full window does
-    assert runner.feed(tagged("a5", at(85), themes=("t",))) == []
-    runner.feed(tagged("a6", at(90), themes=("t",)))
-    assert len(runner.feed(tagged("a7", at(95), themes=("t",)))) == 1
+    assert await runner.feed(tagged("a5", at(85), themes=("t",))) == []
+    await runner.feed(tagged("a6", at(90), themes=("t",)))
+    assert len(await runner.feed(tagged("a7", at(95), themes=("t",)))) == 1
 
 
-def test_threshold_redelivery_after_restart_changes_nothing() -> None:
+async def test_threshold_redelivery_after_restart_changes_nothing() -> None:
     rule = _rule(mode={"type": "threshold", "count": 2, "window": "1h"})
     runner = Runner(rule)
-    runner.feed(tagged("a1", at(0), themes=("t",)))
-    saved = dict(runner.table)
-    fired = runner.feed(tagged("a2", at(1), themes=("t",)))
-    again = Runner(rule, saved)  # a restarted worker with the table of its changelog
-    assert [a.alert_id for a in again.feed(tagged("a1", at(0), themes=("t",)))] == []
-    assert again.feed(tagged("a2", at(1), themes=("t",)))[0].alert_id == fired[0].alert_id
+    await runner.feed(tagged("a1", at(0), themes=("t",)))
+    states, counted = dict(runner.states), dict(runner.counted)
+    fired = await runner.feed(tagged("a2", at(1), themes=("t",)))
+    again = Runner(rule, states=states, counted=counted)  # restarted, tables of the changelogs
+    assert [a.alert_id for a in await again.feed(tagged("a1", at(0), themes=("t",)))] == []
+    replayed = await again.feed(tagged("a2", at(1), themes=("t",)))
+    assert [a.alert_id for a in replayed] == [fired[0].alert_id]
 
 
 def test_spike_window_maths() -> None:
@@ -184,15 +156,17 @@ def test_spike_window_maths() -> None:
     assert not threshold([1, 2, 3], 3, 10, 3, floor=1).fired
 
 
-def test_spike_rule_fires_on_a_generated_stream() -> None:
+async def test_spike_rule_fires_on_a_generated_stream() -> None:
     rule = _rule(
         mode={"type": "spike", "window": "1h", "baseline": "6h", "min_count": 4, "min_ratio": 3},
         cooldown="2h",
     )
     runner = Runner(rule)
     for i in range(12):  # two an hour for six hours
-        assert runner.feed(tagged(f"base{i}", at(i * 30), themes=("t",))) == []
-    burst = [runner.feed(tagged(f"hot{i}", at(360 + 5 + i * 5), themes=("t",))) for i in range(8)]
+        assert await runner.feed(tagged(f"base{i}", at(i * 30), themes=("t",))) == []
+    burst = [
+        await runner.feed(tagged(f"hot{i}", at(360 + 5 + i * 5), themes=("t",))) for i in range(8)
+    ]
     fired = [alerts for alerts in burst if alerts]
     assert len(fired) == 1  # the rest of the burst does not fire again
     alert = fired[0][0]
@@ -214,27 +188,27 @@ def test_cron_slots_follow_the_time_zone() -> None:
     assert datetime.fromtimestamp(slot, UTC).hour == 6
 
 
-def test_digest_summarises_everything_since_the_last_slot() -> None:
+async def test_digest_summarises_everything_since_the_last_slot() -> None:
     rule = _rule(
         condition={"themes": ["t", "u"]},
         mode={"type": "digest", "cron": "0 8 * * *", "timezone": "Europe/Paris"},
     )
     runner = Runner(rule)
-    runner.tick(to_epoch(at(-60)))  # 05:00 UTC: first sight, sets the last slot
-    runner.feed(tagged("d1", at(10), themes=("t",), actors=("org:nato",)))
-    runner.feed(tagged("d2", at(20), themes=("t", "u")))
-    runner.feed(tagged("d1", at(25), themes=("t",)))  # redelivery: not counted twice
-    assert runner.tick(to_epoch(at(59))) == []  # 06:59 UTC, before 08:00 Paris
-    fired = runner.tick(to_epoch(at(61)))
+    await runner.tick(to_epoch(at(-60)))  # 05:00 UTC: first sight, sets the last slot
+    await runner.feed(tagged("d1", at(10), themes=("t",), actors=("org:nato",)))
+    await runner.feed(tagged("d2", at(20), themes=("t", "u")))
+    await runner.feed(tagged("d1", at(25), themes=("t",)))  # redelivery: not counted twice
+    assert await runner.tick(to_epoch(at(59))) == []  # 06:59 UTC, before 08:00 Paris
+    fired = await runner.tick(to_epoch(at(61)))
     assert len(fired) == 1
     digest = fired[0]
     assert digest.alert_id == "r:digest:20250303T070000Z"
     assert digest.statistics == {"count": 2.0}
     assert digest.groups == {"theme:t": 2, "actor:org:nato": 1, "theme:u": 1}
     assert [a.article_id for a in digest.articles] == ["d1", "d2"]
-    assert runner.tick(to_epoch(at(62))) == []  # same slot: nothing more
-    runner.feed(tagged("d3", at(100), themes=("u",)))
-    next_day = runner.feed(tagged("d4", at(60 * 25 + 5), themes=("u",)))  # article after slot
+    assert await runner.tick(to_epoch(at(62))) == []  # same slot: nothing more
+    await runner.feed(tagged("d3", at(100), themes=("u",)))
+    next_day = await runner.feed(tagged("d4", at(60 * 25 + 5), themes=("u",)))  # article after slot
     assert [a.alert_id for a in next_day] == ["r:digest:20250304T070000Z"]
     assert [a.article_id for a in next_day[0].articles] == ["d3"]
 
@@ -247,3 +221,108 @@ def test_an_outlet_only_cited_as_a_source_does_not_satisfy_an_actor_condition() 
         update={"actors": [a.model_copy(update={"role": "source"}) for a in event.actors]}
     )
     assert match_article(rule, cited) is None
+
+
+async def test_matches_inside_a_cooldown_are_summarised_once_when_it_ends() -> None:
+    runner = Runner(_rule(cooldown="10m"))
+    assert [a.alert_id for a in await runner.feed(tagged("a1", at(0), themes=("t",)))] == ["r:a1"]
+    assert await runner.feed(tagged("a2", at(2), themes=("t",))) == []
+    assert await runner.feed(tagged("a3", at(4), themes=("t",))) == []
+    assert runner.suppressed == ["cooldown", "cooldown"]
+    assert await runner.feed(tagged("a2", at(2), themes=("t",))) == []  # a replay: held once
+    assert await runner.tick(to_epoch(at(9))) == []  # still inside the cooldown
+    summary = await runner.tick(to_epoch(at(10)))
+    assert len(summary) == 1
+    alert = summary[0]
+    assert alert.alert_id == "r:more:a2"
+    assert "2 more matches" in alert.summary
+    assert [a.article_id for a in alert.articles] == ["a2", "a3"]
+    assert alert.statistics == {"count": 2.0}
+    assert alert.window is not None and (alert.window.start, alert.window.end) == (at(0), at(10))
+    assert await runner.tick(to_epoch(at(11))) == []  # exactly one summary
+    # The summary starts no cooldown: the next match fires at once.
+    assert [a.alert_id for a in await runner.feed(tagged("a4", at(12), themes=("t",)))] == ["r:a4"]
+
+
+async def test_a_threshold_cooldown_summary_takes_the_place_of_a_second_window_alert() -> None:
+    rule = _rule(mode={"type": "threshold", "count": 2, "window": "1h"}, cooldown="30m")
+    runner = Runner(rule)
+    await runner.feed(tagged("a1", at(0), themes=("t",)))
+    assert [a.alert_id for a in await runner.feed(tagged("a2", at(1), themes=("t",)))] == [
+        "r:threshold:20250303T060000Z"
+    ]
+    await runner.feed(tagged("a3", at(10), themes=("t",)))
+    assert await runner.feed(tagged("a4", at(20), themes=("t",))) == []  # window full: cooldown
+    assert runner.suppressed == ["cooldown"]
+    after = await runner.feed(tagged("a5", at(40), themes=("t",)))
+    assert [a.alert_id for a in after] == ["r:more:a3"]
+    assert "2 more matches" in after[0].summary
+    assert [a.article_id for a in after[0].articles] == ["a3", "a4"]
+    # a3 and a4 were reported: the next window needs two stories after the cooldown
+    fired = await runner.feed(tagged("a6", at(45), themes=("t",)))
+    assert [a.alert_id for a in fired] == ["r:threshold:20250303T064000Z"]
+    assert [a.article_id for a in fired[0].articles] == ["a5", "a6"]
+
+
+async def test_every_alert_records_the_version_of_the_rules_file(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    content = (
+        "version: 1\nrules:\n"
+        "  - {id: each, condition: {themes: [t]}, cooldown: 10m}\n"
+        "  - {id: burst, condition: {themes: [t]}, mode: {type: threshold, count: 2, window: 1h}}\n"
+        "  - {id: daily, condition: {themes: [t]}, mode: {type: digest, cron: '0 8 * * *'}}\n"
+    )
+    path.write_text(content)
+    ruleset = load_rules(path)
+    assert ruleset.content_hash == hashlib.sha256(content.encode()).hexdigest()[:16]
+    path.write_text(content.replace("10m", "11m"))
+    assert load_rules(path).content_hash != ruleset.content_hash
+    runner = Runner(*ruleset.rules, rules_version=ruleset.content_hash)
+    await runner.tick(to_epoch(at(0)), "daily")
+    for i, minute in enumerate((1, 2, 3, 130)):
+        await runner.feed(tagged(f"v{i}", at(minute), themes=("t",)))
+    fired = {a.alert_id.split(":")[1] for a in runner.alerts}
+    assert fired == {"v0", "threshold", "more", "digest", "v3"}, fired
+    assert {a.rules_version for a in runner.alerts} == {ruleset.content_hash}
+
+
+async def test_rule_state_is_stored_typed_per_mode() -> None:
+    rule = _rule(mode={"type": "threshold", "count": 5, "window": "1h"})
+    runner = Runner(rule)
+    await runner.feed(tagged("a1", at(0), themes=("t",)))
+    await runner.feed(tagged("a1-reprint", at(1), themes=("t",), duplicate_of="a1"))
+    assert runner.states["r"]["mode"] == "threshold"  # JSON in the table
+    state = runner.state("r")
+    assert isinstance(state, ThresholdState)
+    assert [m.article_id for m in state.matches] == ["a1"]
+    assert (state.revision, state.last_counted) == (1, "a1")
+    # The rules file changed the rule's mode: a fresh state that keeps what it fired.
+    state.fired = ["r:old"]
+    runner.states["r"] = state.model_dump(mode="json")
+    changed = Runner(_rule(cooldown="1m"), states=runner.states, counted=runner.counted)
+    fresh = changed.state("r")
+    assert isinstance(fresh, EachMatchState)
+    assert (fresh.fired, fresh.revision) == (["r:old"], 1)
+
+
+async def test_a_record_that_cannot_be_applied_raises_before_anything_is_written() -> None:
+    runner = Runner(_rule())
+    await runner.feed(tagged("a1", at(0), themes=("t",)))
+    states, counted = dict(runner.states), dict(runner.counted)
+    for payload in (b"not json", b"[1]", b'{"kind": "match", "rule_id": "r"}',
+                    b'{"kind": "rewind", "rule_id": "r"}'):  # fmt: skip
+        with pytest.raises((ValueError, KeyError)):
+            await runner.process(payload)
+    assert (runner.states, runner.counted) == (states, counted)
+    assert await runner.process(b'{"kind": "tick", "rule_id": "gone", "now": 1}') == []
+
+
+async def test_a_summary_counts_every_held_match_and_lists_the_first_ones() -> None:
+    runner = Runner(_rule(cooldown="1h"))
+    await runner.feed(tagged("first", at(0), themes=("t",)))
+    for i in range(HELD_ARTICLES + 5):
+        await runner.feed(tagged(f"h{i:02d}", at(1 + i), themes=("t",)))
+    (summary,) = await runner.tick(to_epoch(at(60)))
+    assert summary.statistics == {"count": float(HELD_ARTICLES + 5)}
+    assert f"{HELD_ARTICLES + 5} more matches" in summary.summary
+    assert [a.article_id for a in summary.articles] == [f"h{i:02d}" for i in range(HELD_ARTICLES)]

@@ -8,8 +8,10 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 from prometheus_client import REGISTRY, generate_latest
 
 import mediawatch.alerter.service
@@ -139,3 +141,79 @@ def test_alerting_rules_pass_promtool_unit_tests() -> None:
             [str(PROMTOOL), *args], cwd=folder, capture_output=True, text=True, check=False
         )
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_theme_and_actor_metrics_count_stories_and_reprints_apart() -> None:
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    theme = {"theme": "sco"}
+    actor = {"actor": "org:sco"}
+    before = {
+        kind: (
+            sample("mediawatch_theme_matches_total", **theme, kind=kind),
+            sample("mediawatch_actor_mentions_total", **actor, kind=kind),
+        )
+        for kind in ("story", "reprint")
+    }
+    metrics.observe_tagged(tagged("s1", themes=("sco",), actors=("org:sco",)))
+    metrics.observe_tagged(tagged("s1-copy", themes=("sco",), actors=("org:sco",),
+                                  duplicate_of="s1"))  # fmt: skip
+    metrics.observe_tagged(tagged("s1-copy2", themes=("sco",), duplicate_of="s1"))
+    for kind, (themes, actors) in {"story": (1, 1), "reprint": (2, 1)}.items():
+        assert sample("mediawatch_theme_matches_total", **theme, kind=kind) == (
+            before[kind][0] + themes
+        ), kind
+        assert sample("mediawatch_actor_mentions_total", **actor, kind=kind) == (
+            before[kind][1] + actors
+        ), kind
+
+
+def _dashboard_query(dashboard: str, title: str, ref_id: str = "A") -> str:
+    panels = dict(_dashboards())[dashboard]["panels"]
+    assert isinstance(panels, list)
+    panel = next(p for p in panels if p["title"] == title)
+    return str(next(t["expr"] for t in panel["targets"] if t["refId"] == ref_id))
+
+
+@needs_promtool
+def test_dashboard_queries_count_stories_as_the_rules_do(tmp_path: Path) -> None:
+    """The theme and actor panels run in promtool's PromQL engine over series of both kinds:
+    the story queries count only stories, the reprint query only reprints."""
+    story, reprint = "0+1x120", "0+3x120"  # per minute: one story, three reprints
+    series = [
+        ('mediawatch_theme_matches_total{theme="brics",kind="story"}', story),
+        ('mediawatch_theme_matches_total{theme="brics",kind="reprint"}', reprint),
+        ('mediawatch_actor_mentions_total{actor="org:nato",kind="story"}', story),
+        ('mediawatch_actor_mentions_total{actor="org:nato",kind="reprint"}', reprint),
+    ]
+    theme_panel = "Stories per theme per hour (reprints apart)"
+    checks = [
+        (_dashboard_query("themes.json", theme_panel, "A"), '{theme="brics"}', 60),
+        (_dashboard_query("themes.json", theme_panel, "B"), '{theme="brics"}', 180),
+        (
+            _dashboard_query("actor-stance.json", "Stories mentioning each actor per hour"),
+            '{actor="org:nato"}',
+            60,
+        ),
+    ]
+    document = {
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [{"series": s, "values": v} for s, v in series],
+                "promql_expr_test": [
+                    {"expr": expr, "eval_time": "90m",
+                     "exp_samples": [{"labels": labels, "value": value}]}
+                    for expr, labels, value in checks
+                ],
+            }
+        ],
+    }  # fmt: skip
+    path = tmp_path / "dashboards.test.yaml"
+    path.write_text(yaml.safe_dump(document))
+    result = subprocess.run(
+        [str(PROMTOOL), "test", "rules", str(path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -20,8 +20,6 @@ import httpx
 import pytest
 import yaml
 
-from mediawatch.alerter.counted import CountedArticles
-from mediawatch.alerter.engine import CompiledRule, RuleMatch, match_article
 from mediawatch.alerter.rules import load_rules
 from mediawatch.fetcher.identity import content_hash, normalise_text
 from mediawatch.runtime.kafka import ensure_topics
@@ -29,7 +27,7 @@ from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import Alert, ArticleFetched, ArticleTagged, cloudevent_headers
 from mediawatch.tagger.pipeline import Tagger
 from mediawatch.tagger.settings import TaggerSettings
-from tests.alerter.helpers import at, tagged
+from tests.alerter.helpers import Runner, at, tagged
 from tests.conftest import settings_environment
 from tests.faults.support import (
     ARTICLES,
@@ -268,23 +266,13 @@ def _tagged_stream() -> list[ArticleTagged]:
     return events
 
 
-def _expected_alerts(rules_file: Path, events: list[ArticleTagged]) -> dict[str, Alert]:
-    """The alerts of the stream, computed in process with the alerter's own engine."""
-    compiled = [CompiledRule(rule) for rule in load_rules(rules_file).enabled()]
-    table: dict[str, Any] = {}  # rule states and counted articles, as in the rule-state table
-    memory = CountedArticles(table)
-    alerts: dict[str, Alert] = {}
+async def _expected_alerts(rules_file: Path, events: list[ArticleTagged]) -> dict[str, Alert]:
+    """The alerts of the stream, computed in process with the alerter's own evaluator."""
+    ruleset = load_rules(rules_file)
+    runner = Runner(*ruleset.enabled(), rules_version=ruleset.content_hash)
     for event in events:
-        for rule in compiled:
-            found = match_article(rule, event)
-            if found is None:
-                continue
-            match = RuleMatch.of(rule.rule.id, event, found)
-            outcome = memory.apply(rule.rule, table.get(rule.rule.id), match)
-            table[rule.rule.id] = outcome.state
-            memory.commit(rule.rule, match, outcome)
-            alerts.update((a.alert_id, a) for a in outcome.alerts)
-    return alerts
+        await runner.feed(event)
+    return {alert.alert_id: alert for alert in runner.alerts}
 
 
 def _alerter(settings: KafkaSettings, tmp_path: Path, rules: Path, app_id: str) -> ServiceProcess:
@@ -327,6 +315,7 @@ def _alert_content(alert: Alert) -> tuple[object, ...]:
         [a.article_id for a in alert.articles],
         alert.window.model_dump(mode="json") if alert.window else None,
         alert.statistics,
+        alert.rules_version,
     )
 
 
@@ -375,7 +364,7 @@ async def test_alerter_killed_with_open_windows_fires_the_same_alerts_as_without
     rules = tmp_path / "rules.yaml"
     rules.write_text(yaml.safe_dump({"version": 1, "rules": ALERT_RULES}))
     events = _tagged_stream()
-    expected = _expected_alerts(rules, events)
+    expected = await _expected_alerts(rules, events)
     modes = {a.mode.value for a in expected.values()}
     assert modes == {"threshold", "spike", "each_match"}, modes  # the stream exercises each
     half = ARTICLES // 2

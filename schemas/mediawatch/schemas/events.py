@@ -295,6 +295,14 @@ class Alert(Event):
     """An alert fired by a watch rule; keyed by ``rule_id``."""
 
     event_name: ClassVar[str] = "Alert"
+    #: 1.1 added ``rules_version``.
+    current_version: ClassVar[str] = "1.1"
+
+    schema_version: str = Field(
+        default="1.1",
+        pattern=r"^\d+\.\d+$",
+        description="major.minor version of this event's schema; readers reject unknown majors",
+    )
 
     alert_id: str = Field(
         description="deterministic: rule + article, or rule + window, so repeats can be dropped"
@@ -313,6 +321,11 @@ class Alert(Event):
         default_factory=dict, description="digest: matches per theme and per actor"
     )
     fired_at: datetime
+    rules_version: str | None = Field(
+        default=None,
+        description="the rules file that fired the alert: the first 16 hex digits of the "
+        "SHA-256 of its bytes (schema 1.1)",
+    )
 
     def event_id(self) -> str:
         return self.alert_id

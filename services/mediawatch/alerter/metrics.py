@@ -1,8 +1,8 @@
 """Prometheus metrics of the alerter (prefix ``mediawatch_``).
 
 Every label value comes from a catalogue or the rules file (theme ids, catalogued actor ids,
-source ids, rule ids, destination names) or from a fixed set (mode, severity, outcome), never
-from article text. As a last guard, :class:`BoundedLabel` folds values beyond a fixed number
+source ids, rule ids, destination names) or from a fixed set (mode, severity, outcome, kind),
+never from article text. As a last guard, :class:`BoundedLabel` folds values beyond a fixed number
 of distinct ones into ``"other"``.
 """
 
@@ -39,12 +39,15 @@ ARTICLES_TAGGED = Counter(
     ["source", "language", "genre"],
 )
 THEME_MATCHES = Counter(
-    "mediawatch_theme_matches_total", "Articles tagged with a theme, by theme id.", ["theme"]
+    "mediawatch_theme_matches_total",
+    "Articles tagged with a theme, by theme id and kind (story: an original article; "
+    "reprint: a near-duplicate of one, which rules do not count unless told to).",
+    ["theme", "kind"],
 )
 ACTOR_MENTIONS = Counter(
     "mediawatch_actor_mentions_total",
-    "Articles mentioning a catalogued actor, by actor id.",
-    ["actor"],
+    "Articles mentioning a catalogued actor, by actor id and kind (story or reprint).",
+    ["actor", "kind"],
 )
 STANCE_SCORE = Histogram(
     "mediawatch_stance_score",
@@ -94,17 +97,24 @@ _themes = BoundedLabel(500)
 _actors = BoundedLabel(2000)
 
 
+def article_kind(tagged: ArticleTagged) -> str:
+    """``reprint`` for a near-duplicate of an earlier article (the fetcher set
+    ``duplicate_of``), else ``story``: the unit that rules count by default."""
+    return "reprint" if tagged.article.duplicate_of else "story"
+
+
 def observe_tagged(tagged: ArticleTagged) -> None:
     """Count one tagged article in the content metrics."""
     language = tagged.language or tagged.article.language or "unknown"
     language = language if language in _KNOWN_LANGUAGES else "other"
     genre = tagged.article.genre or "unknown"
     ARTICLES_TAGGED.labels(_sources(tagged.article.source.id), language, genre).inc()
+    kind = article_kind(tagged)
     for theme in {t.theme_id for t in tagged.themes}:
-        THEME_MATCHES.labels(_themes(theme)).inc()
+        THEME_MATCHES.labels(_themes(theme), kind).inc()
     catalogued = {a.actor_id for a in tagged.actors if a.in_catalogue and a.role == "actor"}
     for actor in catalogued:
-        ACTOR_MENTIONS.labels(_actors(actor)).inc()
+        ACTOR_MENTIONS.labels(_actors(actor), kind).inc()
     for stance in tagged.stances:
         if stance.label == StanceLabel.UNKNOWN:
             continue  # no model read the language: there is no score to observe

@@ -22,6 +22,8 @@ environment variable that holds them, read once at load time into a ``SecretStr`
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -385,6 +387,11 @@ class RuleSet(_Model):
     version: int
     rules: list[Rule]
     path: str = ""
+    content_hash: str = Field(
+        default="",
+        description="first 16 hex digits of the SHA-256 of the file's bytes (of the parsed "
+        "data as sorted JSON when there was no file); every alert records it",
+    )
 
     def by_id(self) -> dict[str, Rule]:
         return {rule.id: rule for rule in self.rules}
@@ -423,8 +430,14 @@ def _describe(error: Mapping[str, Any]) -> str:
     return message
 
 
-def parse_rules(data: object, source: str = "<rules>") -> RuleSet:
-    """Validate already-parsed YAML; raise :class:`RulesError` naming file, rule and field."""
+def content_hash(content: bytes) -> str:
+    """The short version of a rules file that alerts carry (16 hex digits of its SHA-256)."""
+    return hashlib.sha256(content).hexdigest()[:16]
+
+
+def parse_rules(data: object, source: str = "<rules>", *, digest: str | None = None) -> RuleSet:
+    """Validate already-parsed YAML; raise :class:`RulesError` naming file, rule and field.
+    ``digest`` is the file's :func:`content_hash`; without one the data is hashed."""
     if not isinstance(data, dict):
         raise RulesError([f"{source}: the file must be a mapping with 'version' and 'rules'"])
     problems: list[str] = []
@@ -471,22 +484,29 @@ def parse_rules(data: object, source: str = "<rules>") -> RuleSet:
         rules.append(rule)
     if problems:
         raise RulesError(problems)
-    return RuleSet(version=int(version), rules=rules, path=source)  # type: ignore[arg-type]
+    if digest is None:
+        digest = content_hash(json.dumps(data, sort_keys=True, default=str).encode())
+    return RuleSet(
+        version=int(version),  # type: ignore[arg-type]
+        rules=rules,
+        path=source,
+        content_hash=digest,
+    )
 
 
 def load_rules(path: Path) -> RuleSet:
     """Read and validate a rules file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        content = path.read_bytes()
     except OSError as exc:
         raise RulesError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.safe_load(content.decode("utf-8"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
         raise RulesError([f"{path}{where}: not valid YAML: {exc}"]) from None
-    return parse_rules(data, str(path))
+    return parse_rules(data, str(path), digest=content_hash(content))
 
 
 def check_theme_ids(ruleset: RuleSet, known: set[str], path: str, catalogue: str) -> None:

@@ -3,21 +3,21 @@
 Step 1 (agent ``match-articles``, partitioned like the articles): evaluate every rule's
 condition, count the content metrics, and forward each match keyed by rule id to the internal
 topic ``<app_id>-rule-matches``. Step 2 (agent ``evaluate-rules``, partitioned by rule id):
-apply the match to the rule's state in the table ``rule-state`` (in memory, restored from its
-Kafka changelog on start) and publish the alerts. The digest timer forwards clock ticks to
-step 2 through the same topic, so every state change happens in one place, on the worker that
-owns the rule.
+the :class:`RuleEvaluator` applies the match to the rule's state in the tables ``rule-states``
+and ``counted-articles`` (in memory, restored from their Kafka changelogs on start) and
+publishes the alerts. The rule clock timer forwards ticks to step 2 through the same topic
+(digest rules, and rules with a cooldown whose held matches are due), so every state change
+happens in one place, on the worker that owns the rule.
 
 Crash safety: an alert is written (acks=all) *before* the state that records it, and the
-state is flushed before the offset can be committed. A crash in between repeats the alert
-with the same id (dropped downstream), it never loses it; a redelivered match changes nothing
-because the articles a rule counted are remembered beside its state (see :mod:`counted`).
+tables are flushed before the offset can be committed (see :mod:`evaluator`, :mod:`counted`).
+A record step 2 cannot decode or apply goes to the dead-letter topic with the reason, and the
+partition moves on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -27,13 +27,21 @@ from typing import Any
 import faust
 
 from mediawatch.alerter import metrics
-from mediawatch.alerter.counted import CountedArticles
 from mediawatch.alerter.delivery import Delivery
-from mediawatch.alerter.engine import CompiledRule, RuleMatch, match_article
+from mediawatch.alerter.engine import RuleMatch, Tick, encode_rule_input
+from mediawatch.alerter.evaluator import RuleEvaluator
 from mediawatch.alerter.rules import DigestMode, RuleSet, load_rules
 from mediawatch.alerter.settings import AlerterSettings
 from mediawatch.runtime.settings import load_settings
-from mediawatch.runtime.streaming import EventPipe, Output, make_app, raw_topic, send_durably
+from mediawatch.runtime.streaming import (
+    DEAD_LETTERS_TOTAL,
+    EventPipe,
+    Output,
+    dead_letter_from,
+    make_app,
+    raw_topic,
+    send_durably,
+)
 from mediawatch.runtime.worker import run_worker
 from mediawatch.schemas import Alert, ArticleTagged
 from mediawatch.schemas.topics import CATALOGUE
@@ -43,8 +51,9 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 
 
-async def _send_json(topic: faust.TopicT, key: str, value: dict[str, Any]) -> None:
-    payload = json.dumps(value, separators=(",", ":")).encode()
+async def _send_rule_input(topic: faust.TopicT, rule_input: RuleMatch | Tick) -> None:
+    payload = encode_rule_input(rule_input)
+    key = rule_input.rule_id
     while True:
         try:
             future = await topic.send(key=key.encode(), value=payload)
@@ -59,10 +68,9 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
     """The evaluation app (and, with role ``all``, the delivery loops as a task of it)."""
     app = make_app(settings, settings.app_id)
     partitions = CATALOGUE["articles_tagged"].partitions
-    compiled = [CompiledRule(rule) for rule in rules.enabled()]
-    by_id = {c.rule.id: c.rule for c in compiled}
+    enabled = rules.enabled()
     for mode in ("each_match", "threshold", "spike", "digest"):
-        metrics.RULES_LOADED.labels(mode).set(sum(1 for r in by_id.values() if r.mode.type == mode))
+        metrics.RULES_LOADED.labels(mode).set(sum(1 for r in enabled if r.mode.type == mode))
 
     alerts_topic = raw_topic(app, settings.topic_alerts)
     matches_topic = app.topic(
@@ -72,24 +80,18 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
         partitions=partitions,
         internal=True,
     )
-    state = app.Table(
-        "rule-state",
-        default=None,
-        partitions=partitions,
-        key_type=str,
-    )
-    counted = CountedArticles(state)
+    # Two tables, one changelog topic each, partitioned like the rule-matches topic.
+    states = app.Table("rule-states", default=None, partitions=partitions, key_type=str)
+    counted = app.Table("counted-articles", default=None, partitions=partitions, key_type=str)
+    evaluator = RuleEvaluator(enabled, rules.content_hash, states, counted)
     source = f"/mediawatch/{settings.service_name}"
+    dead_letters = raw_topic(app, settings.topic_deadletter)
 
     async def match(tagged: ArticleTagged) -> Sequence[Output]:
         metrics.observe_tagged(tagged)
-        for rule in compiled:
-            article = match_article(rule, tagged)
-            if article is None:
-                continue
-            metrics.RULE_MATCHES.labels(rule.rule.id).inc()
-            found = RuleMatch.of(rule.rule.id, tagged, article)
-            await _send_json(matches_topic, rule.rule.id, found.to_record())
+        for found in evaluator.matches(tagged):
+            metrics.RULE_MATCHES.labels(found.rule_id).inc()
+            await _send_rule_input(matches_topic, found)
         return []
 
     EventPipe(
@@ -98,7 +100,7 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
         source=raw_topic(app, settings.topic_articles_tagged),
         event_type=ArticleTagged,
         handler=match,
-        dead_letters=raw_topic(app, settings.topic_deadletter),
+        dead_letters=dead_letters,
         name="match-articles",
     )
 
@@ -114,48 +116,44 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
             extra={"alert_id": alert.alert_id, "rule": alert.rule_id, "mode": alert.mode.value},
         )
 
+    async def dead_letter(message: Any, error: Exception) -> None:
+        """Give up on one rule input, as the stream services' EventPipe does."""
+        service = settings.service_name
+        letter = dead_letter_from(message, error, service)
+        DEAD_LETTERS_TOTAL.labels(service, letter.origin_topic, letter.error_type).inc()
+        log.warning(
+            "rule input dead-lettered",
+            extra={
+                "offset": letter.offset,
+                "error_type": letter.error_type,
+                "error": letter.error_message[:500],
+            },
+        )
+        key = message.key.decode("utf-8", "replace") if isinstance(message.key, bytes) else ""
+        await send_durably(Output(dead_letters, key, letter), source=source)
+
     @app.agent(matches_topic, name="evaluate-rules")
     async def evaluate(stream: faust.StreamT[Any]) -> None:
         async for record in stream.events():
             try:
-                value = json.loads(record.message.value)
-                rule = by_id.get(str(value.get("rule_id")))
-                if rule is None:
-                    continue  # a rule removed since the record was written
-                stored = state.get(rule.id)
                 # Windows run on event time; fired_at is when the alert is emitted.
-                emitted = datetime.now(UTC)
-                if value.get("kind") == "tick":
-                    found, now = None, float(value["now"])
-                else:
-                    found, now = RuleMatch.from_record(value), None
-                outcome = counted.apply(rule, stored, found, now, fired_at=emitted)
-            except Exception:  # a bad internal record must not stall the rule partition
+                await evaluator.process(record.message.value, publish, emitted=datetime.now(UTC))
+            except Exception as exc:  # one bad record must not stall the rule partition
                 log.exception("rule evaluation failed", extra={"offset": record.message.offset})
+                await dead_letter(record.message, exc)
                 continue
-            for alert in outcome.alerts:
-                await publish(alert)
-            for reason in outcome.suppressed:
-                metrics.ALERTS_SUPPRESSED.labels(rule.id, reason).inc()
-            changed = outcome.state != stored
-            if changed:
-                state[rule.id] = outcome.state
-            counted.commit(rule, found, outcome)
-            if changed or outcome.counted:
-                await app.producer.flush()  # state on Kafka before the offset is committed
-            if rule.mode.type in ("threshold", "spike"):
-                metrics.WINDOW_MATCHES.labels(rule.id).set(len(outcome.state["matches"]))
+            await app.producer.flush()  # the tables on Kafka before the offset is committed
 
-    digest_rules = [r for r in by_id.values() if isinstance(r.mode, DigestMode)]
-    if digest_rules and settings.digest_tick_s > 0:
+    # Digest rules need the timer to publish on schedule, rules with a cooldown to publish the
+    # summary of their held matches when no later match arrives.
+    ticked = [r for r in enabled if isinstance(r.mode, DigestMode) or r.cooldown.total_seconds()]
+    if ticked and settings.digest_tick_s > 0:
 
-        @app.timer(settings.digest_tick_s, name="digest-clock")  # type: ignore[untyped-decorator]
-        async def digest_clock() -> None:
+        @app.timer(settings.digest_tick_s, name="rule-clock")  # type: ignore[untyped-decorator]
+        async def rule_clock() -> None:
             now = clock()
-            for rule in digest_rules:
-                await _send_json(
-                    matches_topic, rule.id, {"kind": "tick", "rule_id": rule.id, "now": now}
-                )
+            for rule in ticked:
+                await _send_rule_input(matches_topic, Tick(rule.id, now))
 
     if settings.role == "all":
         delivery = Delivery(settings, rules)

@@ -42,8 +42,9 @@ class AlerterSettings(ServiceSettings):
     digest_tick_s: float = Field(
         default=30.0,
         ge=0.0,
-        description="How often the digest timer looks for due digests; 0 turns the timer off "
-        "(digests then fire only when a later article arrives).",
+        description="How often the rule timer looks for due digests and for ended cooldowns "
+        "with held matches to summarise; 0 turns the timer off (both then wait for a later "
+        "matching article).",
     )
     notify_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one attempt.")
     notify_attempts: int = Field(

@@ -1,7 +1,7 @@
 """Window maths of the alert modes, as plain functions of timestamps (seconds since the epoch).
 
 Nothing here reads a clock: the caller passes ``now`` (event time of the newest match, or the
-injectable clock of the digest timer), which is what makes the modes testable without sleeping.
+injectable clock of the rule timer), which is what makes the modes testable without sleeping.
 """
 
 from __future__ import annotations
