@@ -24,10 +24,11 @@ from mediawatch.alerter.metrics import NOTIFICATIONS
 from mediawatch.alerter.notify import AnyDestination, Notifier, retry_delay
 from mediawatch.alerter.rules import RuleSet
 from mediawatch.alerter.settings import AlerterSettings
+from mediawatch.runtime.deadletter import dead_letter_for
+from mediawatch.runtime.durable import send_event_durably
 from mediawatch.runtime.kafka import consumer, producer
 from mediawatch.runtime.lag import observe_lag
-from mediawatch.runtime.streaming import DEAD_LETTERS_TOTAL
-from mediawatch.schemas import Alert, DeadLetter, Event, NotificationFailed, cloudevent_headers
+from mediawatch.schemas import Alert, Event, NotificationFailed
 
 log = logging.getLogger(__name__)
 
@@ -72,33 +73,13 @@ class Delivery:
 
     async def _send(self, topic: str, key: str, event: Event) -> None:
         assert self._producer is not None
-        headers = cloudevent_headers(event, source=self.source)
-        while True:
-            try:
-                await self._producer.send_and_wait(
-                    topic, event.to_json(), key=key.encode(), headers=headers
-                )
-                return
-            except Exception as exc:  # keep trying: giving up would drop the notification
-                log.warning("write failed; retrying", extra={"topic": topic, "error": repr(exc)})
-                await asyncio.sleep(1.0)
+        # Durable: giving up would drop the notification.
+        await send_event_durably(self._producer, topic, key, event, source=self.source)
 
     async def _dead_letter(self, message: Any, error: BaseException) -> None:
-        letter = DeadLetter(
-            origin_topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
-            value=message.value,
-            error_type=type(error).__name__,
-            error_message=str(error) or repr(error),
-            service=self.settings.service_name,
-            failed_at=self.clock(),
+        key, letter = dead_letter_for(
+            message, error, self.settings.service_name, failed_at=self.clock()
         )
-        DEAD_LETTERS_TOTAL.labels(
-            self.settings.service_name, letter.origin_topic, letter.error_type
-        ).inc()
-        key = message.key.decode("utf-8", "replace") if message.key else ""
         await self._send(self.settings.topic_deadletter, key, letter)
 
     async def _park(

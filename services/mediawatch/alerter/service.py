@@ -32,14 +32,14 @@ from mediawatch.alerter.engine import RuleMatch, Tick, encode_rule_input
 from mediawatch.alerter.evaluator import RuleEvaluator
 from mediawatch.alerter.rules import DigestMode, RuleSet, load_rules
 from mediawatch.alerter.settings import AlerterSettings
+from mediawatch.runtime.deadletter import dead_letter_for
 from mediawatch.runtime.settings import load_settings
 from mediawatch.runtime.streaming import (
-    DEAD_LETTERS_TOTAL,
     EventPipe,
     Output,
-    dead_letter_from,
     make_app,
     raw_topic,
+    send_bytes_durably,
     send_durably,
 )
 from mediawatch.runtime.worker import run_worker
@@ -52,16 +52,8 @@ Clock = Callable[[], float]
 
 
 async def _send_rule_input(topic: faust.TopicT, rule_input: RuleMatch | Tick) -> None:
-    payload = encode_rule_input(rule_input)
-    key = rule_input.rule_id
-    while True:
-        try:
-            future = await topic.send(key=key.encode(), value=payload)
-            await future
-            return
-        except Exception as exc:  # retried until Kafka takes it: a lost match is a lost alert
-            log.warning("write failed; retrying", extra={"error": repr(exc)})
-            await asyncio.sleep(1.0)
+    # A lost match is a lost alert: written durably, like every output.
+    await send_bytes_durably(topic, rule_input.rule_id, encode_rule_input(rule_input))
 
 
 def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.time) -> faust.App:
@@ -118,18 +110,7 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
 
     async def dead_letter(message: Any, error: Exception) -> None:
         """Give up on one rule input, as the stream services' EventPipe does."""
-        service = settings.service_name
-        letter = dead_letter_from(message, error, service)
-        DEAD_LETTERS_TOTAL.labels(service, letter.origin_topic, letter.error_type).inc()
-        log.warning(
-            "rule input dead-lettered",
-            extra={
-                "offset": letter.offset,
-                "error_type": letter.error_type,
-                "error": letter.error_message[:500],
-            },
-        )
-        key = message.key.decode("utf-8", "replace") if isinstance(message.key, bytes) else ""
+        key, letter = dead_letter_for(message, error, settings.service_name)
         await send_durably(Output(dead_letters, key, letter), source=source)
 
     @app.agent(matches_topic, name="evaluate-rules")

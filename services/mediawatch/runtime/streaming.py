@@ -9,36 +9,30 @@ because giving up there would lose the article.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import faust
-from aiokafka.errors import KafkaError
 from prometheus_client import Counter
 
 from mediawatch.runtime.codec import EventCodec, register_event_codecs
 from mediawatch.runtime.compat import require_tested_faust
+from mediawatch.runtime.deadletter import dead_letter_for
+from mediawatch.runtime.durable import until_acknowledged
 from mediawatch.runtime.kafka import faust_broker_url, faust_credentials
 from mediawatch.runtime.lag import install_lag_timer
 from mediawatch.runtime.ordering import ContiguousTransport
 from mediawatch.runtime.settings import ServiceSettings
-from mediawatch.schemas import DeadLetter, Event, cloudevent_headers
+from mediawatch.schemas import Event, cloudevent_headers
 from mediawatch.schemas.topics import CATALOGUE
 
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
 
-DEAD_LETTERS_TOTAL = Counter(
-    "mediawatch_dead_letters_total",
-    "Records sent to the dead-letter topic, by service, origin topic and error type.",
-    ["service", "origin_topic", "error_type"],
-)
 RECORDS_PROCESSED_TOTAL = Counter(
     "mediawatch_records_processed_total",
     "Records a stream service handled successfully, by service and topic.",
@@ -107,40 +101,22 @@ class Output:
     event: Event
 
 
-async def send_durably(output: Output, *, source: str, retry_delay_s: float = 1.0) -> None:
-    """Write one event and wait for Kafka's acknowledgement, retrying until it is taken."""
+async def send_durably(output: Output, *, source: str) -> None:
+    """Write one event to a faust topic and wait until Kafka acknowledged it, retrying
+    with backoff (:func:`until_acknowledged`)."""
     headers = cloudevent_headers(output.event, source=source)
-    payload = output.event.to_json()
-    while True:
-        try:
-            future = await output.topic.send(
-                key=output.key.encode(), value=payload, headers=headers
-            )
-            await future
-            return
-        except (TimeoutError, KafkaError, OSError) as exc:
-            log.warning(
-                "write failed; retrying",
-                extra={"topic": output.topic.get_topic_name(), "error": repr(exc)},
-            )
-            await asyncio.sleep(retry_delay_s)
+    await send_bytes_durably(output.topic, output.key, output.event.to_json(), headers=headers)
 
 
-def dead_letter_from(
-    message: Any, error: BaseException, service: str, *, error_type: str | None = None
-) -> DeadLetter:
-    """Wrap a faust/aiokafka message and the error it caused into a DeadLetter."""
-    return DeadLetter(
-        origin_topic=str(message.topic),
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key if isinstance(message.key, bytes) else None,
-        value=message.value if isinstance(message.value, bytes) else None,
-        error_type=error_type or type(error).__name__,
-        error_message=str(error) or repr(error),
-        service=service,
-        failed_at=datetime.now(UTC),
-    )
+async def send_bytes_durably(
+    topic: faust.TopicT, key: str, payload: bytes, *, headers: Any = None
+) -> None:
+    """Write raw bytes (an internal record) to a faust topic, durably."""
+
+    async def write() -> None:
+        await (await topic.send(key=key.encode(), value=payload, headers=headers))
+
+    await until_acknowledged(write, topic=topic.get_topic_name())
 
 
 Handler = Callable[[E], Awaitable[Sequence[Output]]]
@@ -171,19 +147,7 @@ class EventPipe(Generic[E]):
         self.agent = app.agent(source, name=name, concurrency=concurrency)(self._run)
 
     async def dead_letter(self, message: Any, error: BaseException) -> None:
-        letter = dead_letter_from(message, error, self.service)
-        DEAD_LETTERS_TOTAL.labels(self.service, letter.origin_topic, letter.error_type).inc()
-        log.warning(
-            "record dead-lettered",
-            extra={
-                "origin_topic": letter.origin_topic,
-                "partition": letter.partition,
-                "offset": letter.offset,
-                "error_type": letter.error_type,
-                "error": letter.error_message[:500],
-            },
-        )
-        key = message.key.decode("utf-8", "replace") if isinstance(message.key, bytes) else ""
+        key, letter = dead_letter_for(message, error, self.service)
         await send_durably(Output(self.dead_letters, key, letter), source=self.ce_source)
 
     async def _run(self, stream: faust.StreamT[Any]) -> None:
