@@ -114,7 +114,7 @@ class Runner:
     async def tick(self, now: float, *rule_ids: str) -> list[Alert]:
         fired: list[Alert] = []
         for rule_id in rule_ids or tuple(self.evaluator.rules):
-            fired += await self.process(encode_rule_input(Tick(rule_id, now)))
+            fired += await self.process(encode_rule_input(Tick(rule_id=rule_id, now=now)))
         return fired
 
     async def process(self, payload: bytes) -> list[Alert]:

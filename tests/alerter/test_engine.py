@@ -4,12 +4,19 @@ the alerter's own evaluator."""
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mediawatch.alerter.engine import CompiledRule, match_article
+from mediawatch.alerter.engine import (
+    CompiledRule,
+    Tick,
+    decode_rule_input,
+    encode_rule_input,
+    match_article,
+)
 from mediawatch.alerter.rules import Rule, load_rules, parse_rules
 from mediawatch.alerter.state import HELD_ARTICLES, EachMatchState, ThresholdState
 from mediawatch.alerter.windows import latest_slot, next_slot, spike, threshold, to_epoch
@@ -309,12 +316,21 @@ async def test_a_record_that_cannot_be_applied_raises_before_anything_is_written
     runner = Runner(_rule())
     await runner.feed(tagged("a1", at(0), themes=("t",)))
     states, counted = dict(runner.states), dict(runner.counted)
+    future_tick = b'{"kind": "tick", "rule_id": "r", "now": 1, "schema_version": "2.0"}'
     for payload in (b"not json", b"[1]", b'{"kind": "match", "rule_id": "r"}',
-                    b'{"kind": "rewind", "rule_id": "r"}'):  # fmt: skip
+                    b'{"kind": "rewind", "rule_id": "r"}', future_tick):  # fmt: skip
         with pytest.raises((ValueError, KeyError)):
             await runner.process(payload)
     assert (runner.states, runner.counted) == (states, counted)
     assert await runner.process(b'{"kind": "tick", "rule_id": "gone", "now": 1}') == []
+
+
+def test_rule_inputs_are_versioned_events() -> None:
+    """The internal topic carries typed events with a schema version, like the public ones."""
+    tick = Tick(rule_id="r", now=5.0)
+    record = json.loads(encode_rule_input(tick))
+    assert record == {"schema_version": "1.0", "kind": "tick", "rule_id": "r", "now": 5.0}
+    assert decode_rule_input(encode_rule_input(tick)) == tick
 
 
 async def test_a_summary_counts_every_held_match_and_lists_the_first_ones() -> None:

@@ -11,12 +11,13 @@ Evaluation has two steps so that the alerter scales like the rest of the stack:
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, TypeAdapter
 
 from mediawatch.alerter.rules import Rule
 from mediawatch.alerter.windows import to_epoch
-from mediawatch.schemas import AlertArticle, ArticleTagged, Evidence, StanceLabel
+from mediawatch.schemas import AlertArticle, ArticleTagged, Event, Evidence, StanceLabel
 
 #: Evidence items kept per article in an alert.
 _EVIDENCE_PER_ARTICLE = 8
@@ -139,53 +140,43 @@ def match_article(compiled: CompiledRule, tagged: ArticleTagged) -> AlertArticle
     )
 
 
-@dataclass(frozen=True)
-class RuleMatch:
-    """What travels from step 1 to step 2: one article matched one rule."""
+class RuleMatch(Event):
+    """What travels from step 1 to step 2 on ``<app_id>-rule-matches``: one article matched
+    one rule. A versioned event like the public ones, so a reader rejects a record of a
+    major version it does not know instead of half-reading it."""
 
+    event_name: ClassVar[str] = "RuleMatch"
+    kind: Literal["match"] = "match"
     rule_id: str
-    at: float
-    story: str
+    at: float = Field(description="event time of the article (fetched_at, epoch seconds)")
+    story: str = Field(description="the story's first article id (reprints share it)")
     article: AlertArticle
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "kind": "match",
-            "rule_id": self.rule_id,
-            "at": self.at,
-            "story": self.story,
-            "article": self.article.model_dump(mode="json"),
-        }
-
-    @classmethod
-    def from_record(cls, record: dict[str, Any]) -> RuleMatch:
-        return cls(
-            rule_id=str(record["rule_id"]),
-            at=float(record["at"]),
-            story=str(record["story"]),
-            article=AlertArticle.model_validate(record["article"]),
-        )
 
     @classmethod
     def of(cls, rule_id: str, tagged: ArticleTagged, article: AlertArticle) -> RuleMatch:
         ref = tagged.article
-        return cls(rule_id, to_epoch(ref.fetched_at), ref.duplicate_of or ref.article_id, article)
+        story = ref.duplicate_of or ref.article_id
+        return cls(rule_id=rule_id, at=to_epoch(ref.fetched_at), story=story, article=article)
 
 
-@dataclass(frozen=True)
-class Tick:
-    """What the timer sends a rule: time reached ``now`` (wall clock)."""
+class Tick(Event):
+    """What the rule timer sends a rule on the same topic: time reached ``now`` (wall
+    clock)."""
 
+    event_name: ClassVar[str] = "RuleTick"
+    kind: Literal["tick"] = "tick"
     rule_id: str
     now: float
 
-    def to_record(self) -> dict[str, Any]:
-        return {"kind": "tick", "rule_id": self.rule_id, "now": self.now}
+
+_RULE_INPUT: TypeAdapter[RuleMatch | Tick] = TypeAdapter(
+    Annotated[RuleMatch | Tick, Field(discriminator="kind")]
+)
 
 
 def encode_rule_input(rule_input: RuleMatch | Tick) -> bytes:
     """The record of the ``<app_id>-rule-matches`` topic that carries a match or a tick."""
-    return json.dumps(rule_input.to_record(), separators=(",", ":")).encode()
+    return rule_input.to_json()
 
 
 def decode_rule_input(payload: bytes) -> RuleMatch | Tick:
@@ -195,8 +186,9 @@ def decode_rule_input(payload: bytes) -> RuleMatch | Tick:
     if not isinstance(record, dict):
         raise ValueError(f"a rule input must be a JSON object, got {type(record).__name__}")
     kind = record.get("kind")
-    if kind == "match":
-        return RuleMatch.from_record(record)
-    if kind == "tick":
-        return Tick(rule_id=str(record["rule_id"]), now=float(record["now"]))
-    raise ValueError(f"unknown rule input kind {kind!r}")
+    kinds: dict[str, type[Event]] = {"match": RuleMatch, "tick": Tick}
+    event_type = kinds.get(str(kind))
+    if event_type is None:
+        raise ValueError(f"unknown rule input kind {kind!r}")
+    event_type.check_version(record)
+    return _RULE_INPUT.validate_python(record)

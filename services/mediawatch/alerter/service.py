@@ -134,7 +134,7 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
         async def rule_clock() -> None:
             now = clock()
             for rule in ticked:
-                await _send_rule_input(matches_topic, Tick(rule.id, now))
+                await _send_rule_input(matches_topic, Tick(rule_id=rule.id, now=now))
 
     if settings.role == "all":
         delivery = Delivery(settings, rules)
