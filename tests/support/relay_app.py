@@ -2,7 +2,8 @@
 
 It reads ArticleFetched events through :class:`EventPipe`, appends " (relayed)" to the
 title and writes them to the topic named by ``RELAY_OUTPUT_TOPIC``; a title of ``"boom"``
-makes the handler raise so that the dead-letter path for handler failures is exercised.
+makes the handler raise so that the dead-letter path for handler failures is exercised
+(or, with ``MEDIAWATCH_ON_ERROR``, the other error policies).
 ``RELAY_LATE_TOPIC`` names a second source that does not exist when the worker starts, as
 faust's own internal topics may not yet be in the metadata that the first assignment uses.
 Run as a script, it is a real faust worker process started through ``run_worker``.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from mediawatch.runtime.errors import OnError, policy_of
 from mediawatch.runtime.settings import ServiceSettings, load_settings
 from mediawatch.runtime.streaming import EventPipe, Output, make_app, raw_topic
 from mediawatch.runtime.worker import run_worker
@@ -40,6 +42,7 @@ EventPipe(
     handler=relay,
     dead_letters=dead_letters,
     name="relay",
+    on_error=policy_of(OnError(settings.on_error)),
 )
 
 if late_topic := os.environ.get("RELAY_LATE_TOPIC"):

@@ -139,6 +139,12 @@ class ServiceSettings(KafkaSettings):
         description="Session timeout of a stream service's consumer group: how soon a crashed "
         "worker's partitions move to the others (faust's default is 60 s).",
     )
+    on_error: Literal["dead_letter", "skip", "raise"] = Field(
+        default="dead_letter",
+        description="What a stream does with a record it cannot decode or handle: dead_letter "
+        "(to the dead-letter topic with the reason, and on), skip (count, log, and on) or "
+        "raise (stop the service before the record is committed; it is read again on restart).",
+    )
 
 
 def load_settings(settings_type: type[S], **overrides: object) -> S:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 import faust
 from prometheus_client import Counter
@@ -22,6 +22,15 @@ from mediawatch.runtime.codec import EventCodec, register_event_codecs
 from mediawatch.runtime.compat import require_tested_faust
 from mediawatch.runtime.deadletter import dead_letter_for
 from mediawatch.runtime.durable import until_acknowledged
+from mediawatch.runtime.errors import (
+    RECORDS_SKIPPED_TOTAL,
+    ErrorPolicy,
+    OnError,
+    StreamFailure,
+    StreamStopped,
+    dead_letter_every_failure,
+    stop_the_process,
+)
 from mediawatch.runtime.kafka import faust_broker_url, faust_credentials
 from mediawatch.runtime.lag import install_lag_timer
 from mediawatch.runtime.ordering import ContiguousTransport
@@ -122,9 +131,16 @@ async def send_bytes_durably(
 Handler = Callable[[E], Awaitable[Sequence[Output]]]
 
 
+Writer = Callable[[Output], Awaitable[None]]
+
+
 class EventPipe(Generic[E]):
     """Consume one topic as ``event_type``, hand each event to ``handler``, write its
-    outputs; dead-letter what cannot be decoded or handled."""
+    outputs; what cannot be decoded or handled goes where ``on_error`` says (:mod:`errors`;
+    by default the dead-letter topic).
+
+    :meth:`process` is the whole per-record logic; the faust agent calls it for each record,
+    and :class:`mediawatch.runtime.testing.PipeHarness` calls it in memory."""
 
     def __init__(
         self,
@@ -137,33 +153,62 @@ class EventPipe(Generic[E]):
         dead_letters: faust.TopicT,
         name: str,
         concurrency: int = 1,
+        on_error: ErrorPolicy = dead_letter_every_failure,
     ) -> None:
         self.service = service
         self.codec: EventCodec[E] = EventCodec(event_type)
         self.handler = handler
         self.dead_letters = dead_letters
+        self.on_error = on_error
         self.source_name = source.get_topic_name()
         self.ce_source = f"/mediawatch/{service}"
+        self.write: Writer = self._write_durably
         self.agent = app.agent(source, name=name, concurrency=concurrency)(self._run)
+
+    async def _write_durably(self, output: Output) -> None:
+        await send_durably(output, source=self.ce_source)
 
     async def dead_letter(self, message: Any, error: BaseException) -> None:
         key, letter = dead_letter_for(message, error, self.service)
-        await send_durably(Output(self.dead_letters, key, letter), source=self.ce_source)
+        await self.write(Output(self.dead_letters, key, letter))
+
+    async def process(self, message: Any) -> None:
+        """Decode, handle and write the outputs of one record (a faust or aiokafka message,
+        or anything with ``topic``, ``partition``, ``offset``, ``key`` and ``value``)."""
+        try:
+            event = self.codec.decode(message.value)
+        except Exception as exc:  # any decode failure is the record's fault
+            await self._failed(message, "decode", exc)
+            return
+        try:
+            outputs = await self.handler(event)
+        except Exception as exc:  # a handler bug must not stall the partition
+            log.exception("handler failed", extra={"offset": message.offset})
+            await self._failed(message, "handle", exc)
+            return
+        for output in outputs:
+            await self.write(output)
+        RECORDS_PROCESSED_TOTAL.labels(self.service, self.source_name).inc()
+
+    async def _failed(
+        self, message: Any, step: Literal["decode", "handle"], error: BaseException
+    ) -> None:
+        failure = StreamFailure(
+            self.service, step, str(message.topic), message.partition, message.offset, error
+        )
+        verdict = self.on_error(failure)
+        if verdict is OnError.RAISE:
+            raise StreamStopped(failure) from error
+        if verdict is OnError.SKIP:
+            RECORDS_SKIPPED_TOTAL.labels(self.service, failure.topic, step).inc()
+            log.warning("record skipped", extra={"offset": message.offset, "step": step})
+            return
+        await self.dead_letter(message, error)
 
     async def _run(self, stream: faust.StreamT[Any]) -> None:
         async for record in stream.events():
-            message = record.message
             try:
-                event = self.codec.decode(message.value)
-            except Exception as exc:  # any decode failure is the record's fault
-                await self.dead_letter(message, exc)
-                continue
-            try:
-                outputs = await self.handler(event)
-            except Exception as exc:  # a handler bug must not stall the partition
-                log.exception("handler failed", extra={"offset": message.offset})
-                await self.dead_letter(message, exc)
-                continue
-            for output in outputs:
-                await send_durably(output, source=self.ce_source)
-            RECORDS_PROCESSED_TOTAL.labels(self.service, self.source_name).inc()
+                await self.process(record.message)
+            except StreamStopped as stopped:
+                # Inside the agent, before faust acks the record that made it stop.
+                stop_the_process(stopped)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import faust
 from prometheus_client import Counter, Histogram
 
+from mediawatch.runtime.errors import OnError, policy_of
 from mediawatch.runtime.settings import load_settings
 from mediawatch.runtime.streaming import EventPipe, Output, make_app, raw_topic
 from mediawatch.runtime.worker import run_worker
@@ -38,8 +40,15 @@ _KNOWN_LANGUAGES = frozenset({"en", "fr", "de", "es", "it", "ru", "uk", "zh"})
 def run(settings: TaggerSettings | None = None) -> None:
     """Start one tagger worker and block until it is stopped."""
     settings = settings or load_settings(TaggerSettings)
-    tagger = Tagger.from_settings(settings)
     app = make_app(settings, settings.app_id)
+    build_pipe(app, settings, Tagger.from_settings(settings))
+    run_worker(app, settings)
+
+
+def build_pipe(
+    app: faust.App, settings: TaggerSettings, tagger: Tagger
+) -> EventPipe[ArticleFetched]:
+    """The tagging stream of ``app``: what the worker runs, and what tests run in memory."""
     tagged_topic = raw_topic(app, settings.topic_articles_tagged)
 
     async def tag(article: ArticleFetched) -> Sequence[Output]:
@@ -51,7 +60,7 @@ def run(settings: TaggerSettings | None = None) -> None:
             ARTICLES_TRUNCATED.inc()
         return [Output(tagged_topic, article.article_id, tagged)]
 
-    EventPipe(
+    return EventPipe(
         app,
         service=settings.service_name,
         source=raw_topic(app, settings.topic_articles_fetched),
@@ -60,5 +69,5 @@ def run(settings: TaggerSettings | None = None) -> None:
         dead_letters=raw_topic(app, settings.topic_deadletter),
         name="tag-articles",
         concurrency=settings.concurrency,
+        on_error=policy_of(OnError(settings.on_error)),
     )
-    run_worker(app, settings)
