@@ -67,6 +67,15 @@ def test_canonical_url_drops_tracking_sorts_and_lowercases() -> None:
     assert len(article_id_for_url("https://x.org/")) == 24
 
 
+def test_canonical_url_drops_only_tracking_parameters() -> None:
+    """Tracking parameters go; parameters that select content stay, even when a broader
+    tracker pattern (courlan's, say) would take ``cid``, ``uid`` or ``source`` for trackers
+    and so merge distinct articles under one id."""
+    url = "https://e.org/story?cid=42&utm_content=hero&uid=7&source=wire&gclid=x&_hsenc=y"
+    assert canonical_url(url) == "https://e.org/story?cid=42&source=wire&uid=7"
+    assert canonical_url(url) != canonical_url(url.replace("cid=42", "cid=43"))
+
+
 #: simhash_hex of the pinned sentence, computed by the first (bit-by-bit) implementation.
 PINNED = "aabd84254dae191b"
 
@@ -307,6 +316,21 @@ async def test_client_refuses_slow_huge_bombs_and_loops() -> None:
     }
     assert moved.url == f"{site.base}/moved" and b"Harbour" in moved.body
     assert moved.final_url == f"{site.base}/news/harbour"
+
+
+async def test_robots_wildcard_and_end_anchor_rules_are_obeyed() -> None:
+    async with serve_site() as site:
+        client = PoliteClient(fast_settings())
+        try:
+            print_page = await client.allowed(f"{site.base}/news/rail/print")
+            printer_page = await client.allowed(f"{site.base}/news/rail/printer")
+            article = await client.allowed(f"{site.base}/news/rail")
+        finally:
+            await client.aclose()
+    assert not print_page, "Disallow: /*/print$ covers /news/rail/print"
+    assert printer_page, "the $ anchors the rule: /news/rail/printer is not covered"
+    assert article
+    assert site.hits["/robots.txt"] == 1, "robots.txt is fetched once and cached"
 
 
 async def test_client_sends_named_user_agent() -> None:
