@@ -318,6 +318,29 @@ async def test_client_refuses_slow_huge_bombs_and_loops() -> None:
     assert moved.final_url == f"{site.base}/news/harbour"
 
 
+async def test_a_server_that_never_answers_is_a_timeout_whichever_deadline_fires() -> None:
+    """The read timeout (httpx) and the overall deadline (ours) give the same kind and the
+    same words: the fault suite's feed-no-answer once failed because, under load, the
+    overall deadline fired first and its message did not say "timeout"."""
+    read_first = fast_settings(retry_attempts=0, read_timeout_s=0.5, total_timeout_s=2.5)
+    overall_first = fast_settings(retry_attempts=0, read_timeout_s=2.5, total_timeout_s=0.5)
+    errors: dict[str, FetchError] = {}
+    async with serve_site() as site:
+        for name, settings in {"read": read_first, "overall": overall_first}.items():
+            client = PoliteClient(settings)
+            try:
+                with pytest.raises(FetchError) as caught:
+                    await client.get(f"{site.base}/slow")
+            finally:
+                await client.aclose()
+            errors[name] = caught.value
+    for name, error in errors.items():
+        assert error.kind == "timeout", name
+        assert str(error).startswith("timeout: the request took too long"), str(error)
+    assert "ReadTimeout" in str(errors["read"])
+    assert "overall deadline" in str(errors["overall"])
+
+
 async def test_robots_wildcard_and_end_anchor_rules_are_obeyed() -> None:
     async with serve_site() as site:
         client = PoliteClient(fast_settings())

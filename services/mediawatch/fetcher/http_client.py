@@ -162,6 +162,13 @@ def _retryable(exc: BaseException) -> bool:
     return exc.kind in {"timeout", "connection"} or exc.status in RETRY_STATUSES
 
 
+def timeout_error(url: str, deadline: str) -> FetchError:
+    """The error of a server that does not answer in time, whichever deadline fired first
+    (httpx's connect/read/write/pool timeouts or our overall one): one kind and one wording,
+    so that logs, metrics and the fault suite see the same thing either way."""
+    return FetchError("timeout", f"timeout: the request took too long ({deadline})", url=url)
+
+
 class PoliteClient:
     """One per fetcher process; shared by every source so per-host limits hold globally."""
 
@@ -351,9 +358,10 @@ class PoliteClient:
                             chunks.append(chunk)
                         result = FetchResult(url, url, status, response.headers, b"".join(chunks))
             except TimeoutError:
-                raise FetchError("timeout", "request took too long", url=url) from None
+                deadline = f"over the {self.settings.total_timeout_s:g}s overall deadline"
+                raise timeout_error(url, deadline) from None
             except httpx.TimeoutException as exc:
-                raise FetchError("timeout", f"timeout: {type(exc).__name__}", url=url) from None
+                raise timeout_error(url, type(exc).__name__) from None
             except httpx.DecodingError as exc:
                 raise FetchError("error", f"undecodable body: {exc}", url=url) from None
             except (httpx.TransportError, OSError) as exc:
