@@ -23,8 +23,8 @@ from mediawatch.fetcher.identity import (
     simhash_hex,
 )
 from mediawatch.fetcher.inbox import candidate_from_file
-from mediawatch.fetcher.service import parse_sitemap
 from mediawatch.fetcher.settings import FetcherSettings
+from mediawatch.fetcher.sitemap import parse_sitemap
 from mediawatch.fetcher.sources import SourcesError, load_sources, parse_interval
 from mediawatch.schemas import SourceInfo
 from tests.fetcher.site import ARTICLES, CYRILLIC, SYNDICATED, page, serve_site

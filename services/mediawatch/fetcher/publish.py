@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from mediawatch.fetcher import metrics
 from mediawatch.fetcher.dedupe import Known, SeenIndex
+from mediawatch.fetcher.extract import Extracted
 from mediawatch.fetcher.genre import genre_of_url
 from mediawatch.fetcher.identity import (
     article_id_for_content,
@@ -54,6 +55,34 @@ class Candidate:
     #: The genre the page, the feed entry or the pushed/inbox fields declare, and from what.
     genre: Genre | None = None
     genre_from: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        source: SourceInfo,
+        extracted: Extracted,
+        *,
+        url: str | None,
+        canonical_url: str | None,
+    ) -> Candidate:
+        """The one way every source kind (feed entry, page, sitemap URL, inbox file, push)
+        turns what it read into a candidate: whatever the kind knows better than the page
+        (an entry's title, a sitemap's date) it has already put into ``extracted``."""
+        return cls(
+            source=source,
+            title=extracted.title,
+            text=extracted.text,
+            url=url,
+            canonical_url=canonical_url,
+            byline=extracted.byline,
+            published_at=extracted.published_at,
+            language=extracted.language,
+            extraction=ExtractionInfo(
+                method=extracted.method, fallback_reason=extracted.fallback_reason
+            ),
+            genre=extracted.genre,
+            genre_from=extracted.genre_from,
+        )
 
 
 def decide_genre(candidate: Candidate) -> tuple[Genre | None, str | None]:
