@@ -1,7 +1,7 @@
 """The fetcher core: it schedules passes over sources, deduplicates (the Kafka seen-state)
 and publishes. What a pass does is each source kind's business (feed.py, page.py,
-sitemap.py, inbox.py; push.py for the push endpoint), health is health.py's and the HTTP
-routes are routes.py's."""
+sitemap.py, inbox.py; push.py for the push endpoint); which sources this instance polls is
+its own (every one) or, with ``shard_sources``, the Kafka group's (sharding.py)."""
 
 from __future__ import annotations
 
@@ -41,6 +41,11 @@ PASSES: dict[SourceType, Callable[[PassContext, Source], Awaitable[PassResult]]]
     "inbox": inbox_pass,
 }
 
+#: Called as a scheduled pass over a source starts, with the source and the Unix time; the
+#: sharded mode records it so that the next owner keeps the interval and knows since when
+#: to look for what this instance published.
+PassHook = Callable[[Source, float], Awaitable[None]]
+
 
 @dataclass
 class _Schedule:
@@ -68,6 +73,7 @@ class Fetcher:
         self.health = HealthBoard([s.id for s in sources])
         self.stopping = asyncio.Event()
         self.context = PassContext(settings, self.client, self.index, self.publisher, self.stopping)
+        self.before_pass: PassHook | None = None
         self._schedules: dict[str, _Schedule] = {}
         self._producer_started = False
 
@@ -143,8 +149,8 @@ class Fetcher:
 
     async def unschedule(self, source_ids: set[str]) -> None:
         """Stop polling these sources: a pass in flight may finish within
-        ``shutdown_grace_s`` (so that what it fetched is published and recorded as seen
-        before another instance takes the source over), then it is cancelled."""
+        ``shutdown_grace_s``, then it is cancelled; either way every article it sent is
+        recorded as seen before this returns (so before another instance takes over)."""
         schedules = [self._schedules.pop(sid) for sid in source_ids if sid in self._schedules]
         for schedule in schedules:
             schedule.halt.set()
@@ -155,22 +161,39 @@ class Fetcher:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        await self.publisher.settle()
 
     async def _loop(self, source: Source, halt: asyncio.Event, delay: float) -> None:
         if delay:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(halt.wait(), timeout=delay)
         while not halt.is_set():
+            if self.before_pass is not None:
+                try:
+                    await self.before_pass(source, time.time())
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("recording the pass failed", extra={"source_id": source.id})
             await self.run_source(source)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(halt.wait(), timeout=source.interval)
 
     async def run_forever(self) -> None:
-        """Poll every source until stopping."""
-        for source in self.sources:
-            self.schedule(source)
+        """Poll every source (or, sharded, the group's share of them) until stopping."""
+        membership = None
+        if self.settings.shard_sources:
+            from mediawatch.fetcher.sharding import SourceMembership
+
+            membership = SourceMembership(self)
+            await membership.start()
+        else:
+            for source in self.sources:
+                self.schedule(source)
         await self.stopping.wait()
         log.info("stopping: finishing in-flight work", extra={"sources": len(self._schedules)})
+        if membership is not None:
+            await membership.stop()  # leaves the group; unschedules this instance's share
         await self.unschedule(set(self._schedules))
 
 
