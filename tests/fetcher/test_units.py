@@ -13,6 +13,7 @@ import pytest
 
 from mediawatch.fetcher.dedupe import Known, SeenIndex
 from mediawatch.fetcher.extract import extract_html, parse_markdown, parse_plain_text
+from mediawatch.fetcher.feed import declares_entities
 from mediawatch.fetcher.http_client import FetchError, PoliteClient, decode_body
 from mediawatch.fetcher.identity import (
     article_id_for_url,
@@ -263,6 +264,19 @@ def test_sitemap_parsing() -> None:
     assert urls[0].published_at is not None
     with pytest.raises(ValueError, match="malformed"):
         parse_sitemap(b"<urlset><url>", 10_000)
+
+
+def test_entity_declarations_are_found_wherever_they_are_and_only_there() -> None:
+    padding = "<!-- " + "x" * 5000 + " -->"
+    late = f'<?xml version="1.0"?>{padding}<!DOCTYPE rss [<!ENTITY a "b">]><rss>&a;</rss>'
+    assert declares_entities(late.encode()), "a declaration after the first 4 kB"
+    external = '<!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]><rss>&x;</rss>'
+    assert declares_entities(external.encode())
+    quoted = "<rss><item><description><![CDATA[How <!ENTITY works]]></description></item></rss>"
+    assert not declares_entities(quoted.encode()), "the words inside CDATA are no declaration"
+    assert not declares_entities(b"<rss><unclosed></rss>"), "malformed XML is feedparser's"
+    with pytest.raises(ValueError, match="entity declarations are refused"):
+        parse_sitemap(late.replace("rss", "urlset").encode(), 10_000)
 
 
 # -- the polite client against a real loopback server --------------------------------------
