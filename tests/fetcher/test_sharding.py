@@ -12,17 +12,25 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
+from mediawatch.fetcher.extract import Extracted
+from mediawatch.fetcher.identity import canonical_url
+from mediawatch.fetcher.publish import Candidate, build_event
+from mediawatch.fetcher.service import Fetcher
+from mediawatch.fetcher.sharding import FETCHER_SOURCES, SourcePolled, partition_of
+from mediawatch.fetcher.sources import load_sources
+from mediawatch.runtime.kafka import ensure_topics, producer
 from mediawatch.runtime.settings import KafkaSettings
-from mediawatch.schemas import ArticleFetched
+from mediawatch.schemas import ArticleFetched, ArticleSeen
 from tests.conftest import settings_environment
 from tests.fetcher.site import page, rss
-from tests.fetcher.test_fetcher_kafka import write_sources
+from tests.fetcher.test_fetcher_kafka import fetcher_settings, read_exactly, write_sources
 from tests.support.kafka_io import read_topic
 from tests.support.workers import ServiceProcess
 
@@ -203,3 +211,70 @@ async def test_two_fetchers_share_feeds_and_one_takes_over_when_the_other_is_kil
         times = [h.at for h in feeds.of(feed)]
         gaps = [later - earlier for earlier, later in pairwise(times)]
         assert min(gaps) > INTERVAL_S / 2, (feed, gaps)
+
+
+async def test_an_article_left_without_its_seen_record_is_learnt_not_published_again(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    """What an instance killed between an article's acknowledgement and its seen record
+    leaves behind: the article on the articles topic, no seen record, and the source's last
+    pass start on the sources topic. The next owner must learn the article from the
+    articles topic and neither fetch its page nor publish it again."""
+    suffix = uuid.uuid4().hex[:8]
+    settings = fetcher_settings(
+        kafka_settings,
+        tmp_path,
+        shard_sources=True,
+        fetcher_group_id=f"fetchers-{suffix}",
+        topic_fetcher_sources=f"test.{suffix}.fetcher.sources",
+        kafka_session_timeout_s=SESSION_TIMEOUT_S,
+    )
+    async with serve_feeds() as feeds:
+        url = f"{feeds.base}/article/0/1"
+        sources = write_sources(
+            tmp_path / "sources.yaml",
+            [{"id": "feed-00", "type": "feed", "url": f"{feeds.base}/feed/0.xml", "interval": 5}],
+        )
+        source = load_sources(sources)[0]
+        extracted = Extracted(title="Feed 0 story 1", text="\n\n".join(_paragraphs(0, 1)))
+        event, _ = build_event(
+            Candidate.of(source.info(), extracted, url=url, canonical_url=canonical_url(url))
+        )
+        left = SourcePolled(
+            source_id=source.id, polled_at=datetime.now(UTC) - timedelta(seconds=10), instance="x"
+        )
+        await ensure_topics(settings)
+        await ensure_topics(settings, [FETCHER_SOURCES])
+        client = producer(settings)
+        await client.start()
+        try:
+            await client.send_and_wait(
+                settings.topic_articles_fetched, event.to_json(), key=event.article_id.encode()
+            )
+            await client.send_and_wait(
+                settings.topic_fetcher_sources,
+                left.to_json(),
+                key=source.id.encode(),
+                partition=partition_of(source.id, FETCHER_SOURCES.partitions),
+            )
+        finally:
+            await client.stop()
+
+        fetcher = Fetcher(settings, [source])
+        await fetcher.start()
+        running = asyncio.create_task(fetcher.run_forever())
+        try:
+            await until(lambda: fetcher.health.sources[source.id].healthy is not None, "one pass")
+        finally:
+            fetcher.stopping.set()
+            await running
+            await fetcher.stop()
+        assert fetcher.health.sources[source.id].healthy, fetcher.health.sources
+        assert feeds.of(0), "the feed was polled"
+        assert feeds.page_agents[0, 1] == [], "a known article's page is not fetched"
+    records = await read_exactly(settings, settings.topic_articles_fetched, 1)
+    assert [ArticleFetched.from_json(r.value or b"").article_id for r in records] == [
+        event.article_id
+    ]
+    seen = await read_exactly(settings, settings.topic_fetcher_seen, 1)
+    assert [ArticleSeen.from_json(r.value or b"").article_id for r in seen] == [event.article_id]

@@ -105,7 +105,7 @@ class SourceMembership:
         self.settings = fetcher.settings
         self.topic = self.settings.topic_fetcher_sources
         self.instance = f"{self.settings.service_name}-{uuid.uuid4().hex[:8]}"
-        #: Unix time of the newest pass over each source, from the topic and from this
+        #: Unix time the newest pass over each source started, from the topic and from this
         #: instance's own passes.
         self.last_polled: dict[str, float] = {}
         self._sources: dict[int, list[Source]] = {}
@@ -266,8 +266,10 @@ class SourceMembership:
                 for records in batches.values():
                     for record in records:
                         event = self._article(record.value)
-                        if event is not None and event.source.id in source_ids:
-                            restored += await self.fetcher.publisher.remember(event)
+                        if event is None or event.source.id not in source_ids:
+                            continue
+                        if await self.fetcher.publisher.remember(event):
+                            restored += 1
                 for tp in list(remaining):
                     if await reader.position(tp) >= remaining[tp]:
                         del remaining[tp]
