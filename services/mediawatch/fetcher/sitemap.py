@@ -2,8 +2,9 @@
 sitemap; the newest URLs not yet published are fetched as article pages.
 
 The XML is parsed here, on defusedxml, rather than by ultimate-sitemap-parser: that library
-fetches the sitemap and its children itself with its own blocking HTTP client, past our
-polite client (per-host limits, robots.txt, timeouts, body caps, conditional GET).
+fetches sitemaps itself, and its hook for another HTTP client is synchronous, so our async
+polite client (per-host limits, robots.txt, timeouts, body caps, conditional GET) cannot
+serve it; docs/fetcher.md has the rest of the reasons.
 """
 
 from __future__ import annotations
