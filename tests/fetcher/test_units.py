@@ -275,6 +275,11 @@ def test_entity_declarations_are_found_wherever_they_are_and_only_there() -> Non
     quoted = "<rss><item><description><![CDATA[How <!ENTITY works]]></description></item></rss>"
     assert not declares_entities(quoted.encode()), "the words inside CDATA are no declaration"
     assert not declares_entities(b"<rss><unclosed></rss>"), "malformed XML is feedparser's"
+    netscape = (
+        '<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+        '"http://my.netscape.com/publish/formats/rss-0.91.dtd"><rss version="0.91"></rss>'
+    )
+    assert not declares_entities(netscape.encode()), "a DOCTYPE alone is fine (RSS 0.91)"
     with pytest.raises(ValueError, match="entity declarations are refused"):
         parse_sitemap(late.replace("rss", "urlset").encode(), 10_000)
 
