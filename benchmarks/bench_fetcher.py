@@ -159,7 +159,7 @@ async def bench(args: argparse.Namespace, bootstrap: str, port: int) -> None:
         started = time.perf_counter()
         ok = await fetcher.run_source(source)
         elapsed = time.perf_counter() - started
-        published = fetcher.health["bench"].published
+        published = fetcher.health.sources["bench"].published
         started_again = time.perf_counter()
         await fetcher.run_source(source)  # everything known: feed 304 or all entries known
         second_pass = time.perf_counter() - started_again

@@ -154,7 +154,8 @@ def build_app(site: Site) -> web.Application:
         return web.Response(text=body, content_type=content_type, headers={"ETag": etag})
 
     async def robots(request: web.Request) -> web.Response:
-        return web.Response(text="User-agent: *\nDisallow: /private/\n")
+        # The wildcard and end-anchor rule is RFC 9309's; the stdlib parser reads it literally.
+        return web.Response(text="User-agent: *\nDisallow: /private/\nDisallow: /*/print$\n")
 
     async def feed(request: web.Request) -> web.Response:
         items = [(t, f"/news/{k}?utm_source=rss", ps[0]) for k, (t, ps) in ARTICLES.items()]

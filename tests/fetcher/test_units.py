@@ -13,6 +13,7 @@ import pytest
 
 from mediawatch.fetcher.dedupe import Known, SeenIndex
 from mediawatch.fetcher.extract import extract_html, parse_markdown, parse_plain_text
+from mediawatch.fetcher.feed import declares_entities
 from mediawatch.fetcher.http_client import FetchError, PoliteClient, decode_body
 from mediawatch.fetcher.identity import (
     article_id_for_url,
@@ -23,8 +24,8 @@ from mediawatch.fetcher.identity import (
     simhash_hex,
 )
 from mediawatch.fetcher.inbox import candidate_from_file
-from mediawatch.fetcher.service import parse_sitemap
 from mediawatch.fetcher.settings import FetcherSettings
+from mediawatch.fetcher.sitemap import parse_sitemap
 from mediawatch.fetcher.sources import SourcesError, load_sources, parse_interval
 from mediawatch.schemas import SourceInfo
 from tests.fetcher.site import ARTICLES, CYRILLIC, SYNDICATED, page, serve_site
@@ -65,6 +66,15 @@ def test_canonical_url_drops_tracking_sorts_and_lowercases() -> None:
         "https://news.example.org/a/b?a=1&b=2"
     )
     assert len(article_id_for_url("https://x.org/")) == 24
+
+
+def test_canonical_url_drops_only_tracking_parameters() -> None:
+    """Tracking parameters go; parameters that select content stay, even when a broader
+    tracker pattern (courlan's, say) would take ``cid``, ``uid`` or ``source`` for trackers
+    and so merge distinct articles under one id."""
+    url = "https://e.org/story?cid=42&utm_content=hero&uid=7&source=wire&gclid=x&_hsenc=y"
+    assert canonical_url(url) == "https://e.org/story?cid=42&source=wire&uid=7"
+    assert canonical_url(url) != canonical_url(url.replace("cid=42", "cid=43"))
 
 
 #: simhash_hex of the pinned sentence, computed by the first (bit-by-bit) implementation.
@@ -256,6 +266,24 @@ def test_sitemap_parsing() -> None:
         parse_sitemap(b"<urlset><url>", 10_000)
 
 
+def test_entity_declarations_are_found_wherever_they_are_and_only_there() -> None:
+    padding = "<!-- " + "x" * 5000 + " -->"
+    late = f'<?xml version="1.0"?>{padding}<!DOCTYPE rss [<!ENTITY a "b">]><rss>&a;</rss>'
+    assert declares_entities(late.encode()), "a declaration after the first 4 kB"
+    external = '<!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]><rss>&x;</rss>'
+    assert declares_entities(external.encode())
+    quoted = "<rss><item><description><![CDATA[How <!ENTITY works]]></description></item></rss>"
+    assert not declares_entities(quoted.encode()), "the words inside CDATA are no declaration"
+    assert not declares_entities(b"<rss><unclosed></rss>"), "malformed XML is feedparser's"
+    netscape = (
+        '<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+        '"http://my.netscape.com/publish/formats/rss-0.91.dtd"><rss version="0.91"></rss>'
+    )
+    assert not declares_entities(netscape.encode()), "a DOCTYPE alone is fine (RSS 0.91)"
+    with pytest.raises(ValueError, match="entity declarations are refused"):
+        parse_sitemap(late.replace("rss", "urlset").encode(), 10_000)
+
+
 # -- the polite client against a real loopback server --------------------------------------
 async def test_client_conditional_get_and_user_agent() -> None:
     async with serve_site() as site:
@@ -307,6 +335,44 @@ async def test_client_refuses_slow_huge_bombs_and_loops() -> None:
     }
     assert moved.url == f"{site.base}/moved" and b"Harbour" in moved.body
     assert moved.final_url == f"{site.base}/news/harbour"
+
+
+async def test_a_server_that_never_answers_is_a_timeout_whichever_deadline_fires() -> None:
+    """The read timeout (httpx) and the overall deadline (ours) give the same kind and the
+    same words: the fault suite's feed-no-answer once failed because, under load, the
+    overall deadline fired first and its message did not say "timeout"."""
+    read_first = fast_settings(retry_attempts=0, read_timeout_s=0.5, total_timeout_s=2.5)
+    overall_first = fast_settings(retry_attempts=0, read_timeout_s=2.5, total_timeout_s=0.5)
+    errors: dict[str, FetchError] = {}
+    async with serve_site() as site:
+        for name, settings in {"read": read_first, "overall": overall_first}.items():
+            client = PoliteClient(settings)
+            try:
+                with pytest.raises(FetchError) as caught:
+                    await client.get(f"{site.base}/slow")
+            finally:
+                await client.aclose()
+            errors[name] = caught.value
+    for name, error in errors.items():
+        assert error.kind == "timeout", name
+        assert str(error).startswith("timeout: the request took too long"), str(error)
+    assert "ReadTimeout" in str(errors["read"])
+    assert "overall deadline" in str(errors["overall"])
+
+
+async def test_robots_wildcard_and_end_anchor_rules_are_obeyed() -> None:
+    async with serve_site() as site:
+        client = PoliteClient(fast_settings())
+        try:
+            print_page = await client.allowed(f"{site.base}/news/rail/print")
+            printer_page = await client.allowed(f"{site.base}/news/rail/printer")
+            article = await client.allowed(f"{site.base}/news/rail")
+        finally:
+            await client.aclose()
+    assert not print_page, "Disallow: /*/print$ covers /news/rail/print"
+    assert printer_page, "the $ anchors the rule: /news/rail/printer is not covered"
+    assert article
+    assert site.hits["/robots.txt"] == 1, "robots.txt is fetched once and cached"
 
 
 async def test_client_sends_named_user_agent() -> None:

@@ -115,6 +115,8 @@ class SeenStore:
         self.loaded = False
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        #: Notified after every poll of the follower task, for :meth:`caught_up`.
+        self._progress = asyncio.Condition()
 
     def learn(self, payload: bytes | None) -> None:
         if payload is None:
@@ -148,6 +150,19 @@ class SeenStore:
         log.info("seen-state loaded", extra={"articles": len(self.index), "topic": topic})
         self._task = asyncio.create_task(self._follow(client), name="seen-follow")
 
+    async def caught_up(self, timeout_s: float = 60.0) -> None:
+        """Wait until every seen record on the topic when called has been learnt: before an
+        instance polls a source handed over by another, it must know what that one
+        published."""
+        client = self._consumer
+        assert client is not None and self.loaded, "start() first"
+        assigned = sorted(client.assignment())
+        ends = await client.end_offsets(assigned)
+        async with asyncio.timeout(timeout_s):
+            while any([await client.position(tp) < ends[tp] for tp in assigned]):
+                async with self._progress:  # the follower task reads; we watch its positions
+                    await self._progress.wait()
+
     async def _poll(self, client: AIOKafkaConsumer, timeout_ms: int = 500) -> None:
         batches = await client.getmany(timeout_ms=timeout_ms, max_records=5000)
         for records in batches.values():
@@ -158,6 +173,8 @@ class SeenStore:
         while True:
             try:
                 await self._poll(client)
+                async with self._progress:
+                    self._progress.notify_all()
             except asyncio.CancelledError:
                 raise
             except Exception:

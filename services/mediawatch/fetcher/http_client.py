@@ -1,6 +1,9 @@
 """A good-citizen HTTP client: named user agent, conditional GET, per-host concurrency and
 politeness delay, timeouts, a cap on decoded body size, bounded redirects, retries with
-exponential backoff and jitter (Retry-After honoured, capped), robots.txt for pages."""
+exponential backoff and jitter (Retry-After honoured, capped), robots.txt for pages.
+
+Retrying is tenacity's and robots.txt matching protego's (RFC 9309, wildcards included);
+docs/fetcher.md says why each library and what is still ours."""
 
 from __future__ import annotations
 
@@ -12,14 +15,24 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
-from urllib.robotparser import RobotFileParser
 
 import httpx
 from charset_normalizer import from_bytes
+from protego import Protego
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from mediawatch.fetcher.settings import FetcherSettings
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Robots rules standing in for a robots.txt that could not be read (unreachable or 5xx):
+#: everything is disallowed for a short while, as RFC 9309 section 2.3.1.4 asks.
+_DISALLOW_ALL = "User-agent: *\nDisallow: /\n"
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.I)
 
@@ -138,8 +151,22 @@ class _Validators:
 
 @dataclass
 class _Robots:
-    parser: RobotFileParser | None  # None: everything allowed
+    rules: Protego | None  # None: everything allowed
     expires: float
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Timeouts, refused connections, 429 and 5xx are worth another try; the rest is not."""
+    if not isinstance(exc, FetchError):
+        return False
+    return exc.kind in {"timeout", "connection"} or exc.status in RETRY_STATUSES
+
+
+def timeout_error(url: str, deadline: str) -> FetchError:
+    """The error of a server that does not answer in time, whichever deadline fired first
+    (httpx's connect/read/write/pool timeouts or our overall one): one kind and one wording,
+    so that logs, metrics and the fault suite see the same thing either way."""
+    return FetchError("timeout", f"timeout: the request took too long ({deadline})", url=url)
 
 
 class PoliteClient:
@@ -199,9 +226,9 @@ class PoliteClient:
             if entry is None or entry.expires < time.monotonic():
                 entry = await self._load_robots(origin)
                 self._robots[origin] = entry
-        if entry.parser is None:
+        if entry.rules is None:
             return True
-        return entry.parser.can_fetch(self.settings.user_agent, url)
+        return bool(entry.rules.can_fetch(url, self.settings.user_agent))
 
     async def _load_robots(self, origin: str) -> _Robots:
         expires = time.monotonic() + self.settings.robots_cache_s
@@ -211,12 +238,9 @@ class PoliteClient:
             if exc.status is not None and 400 <= exc.status < 500:
                 return _Robots(None, expires)  # no robots.txt: everything allowed
             # Unreachable or 5xx: assume disallowed for a short while, as crawlers do.
-            parser = RobotFileParser()
-            parser.parse(["User-agent: *", "Disallow: /"])
-            return _Robots(parser, time.monotonic() + min(300.0, self.settings.robots_cache_s))
-        parser = RobotFileParser()
-        parser.parse(result.text().splitlines())
-        return _Robots(parser, expires)
+            rules = Protego.parse(_DISALLOW_ALL)
+            return _Robots(rules, time.monotonic() + min(300.0, self.settings.robots_cache_s))
+        return _Robots(Protego.parse(result.text()), expires)
 
     # -- fetching ---------------------------------------------------------------------------
     async def get(
@@ -233,26 +257,27 @@ class PoliteClient:
         """
         attempts = 1 + (self.settings.retry_attempts if retries is None else retries)
         started = time.monotonic()
-        for attempt in range(attempts):
-            try:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(attempts),
+            wait=self._backoff,
+            retry=retry_if_exception(_retryable),
+            reraise=True,  # the caller sees our FetchError, not tenacity's RetryError
+        )
+        async for attempt in retrying:
+            with attempt:
                 result = await self._follow(url, conditional=conditional, accept=accept)
-            except FetchError as exc:
-                retryable = exc.kind in {"timeout", "connection"} or exc.status in RETRY_STATUSES
-                if not retryable or attempt + 1 >= attempts:
-                    raise
-                delay = self._backoff(attempt, exc.retry_after)
-                await asyncio.sleep(delay)
-                continue
-            result.elapsed_s = time.monotonic() - started
-            return result
-        raise AssertionError("unreachable")  # pragma: no cover
+        result.elapsed_s = time.monotonic() - started
+        return result
 
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+    def _backoff(self, state: RetryCallState) -> float:
+        """Retry-After when the server sent one, else exponential backoff with full jitter;
+        both capped by ``retry_max_delay_s``."""
         cap = self.settings.retry_max_delay_s
-        if retry_after is not None:
-            return min(cap, retry_after) + random.uniform(0, 0.1)
-        base = self.settings.retry_base_delay_s * (2**attempt)
-        return min(cap, random.uniform(base / 2, base * 1.5))  # exponential with jitter
+        failure = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(failure, FetchError) and failure.retry_after is not None:
+            return min(cap, failure.retry_after) + random.uniform(0, 0.1)
+        exponential = wait_random_exponential(multiplier=self.settings.retry_base_delay_s, max=cap)
+        return exponential(state)
 
     async def _follow(self, url: str, *, conditional: bool, accept: str | None) -> FetchResult:
         visited: list[str] = []
@@ -333,9 +358,10 @@ class PoliteClient:
                             chunks.append(chunk)
                         result = FetchResult(url, url, status, response.headers, b"".join(chunks))
             except TimeoutError:
-                raise FetchError("timeout", "request took too long", url=url) from None
+                deadline = f"over the {self.settings.total_timeout_s:g}s overall deadline"
+                raise timeout_error(url, deadline) from None
             except httpx.TimeoutException as exc:
-                raise FetchError("timeout", f"timeout: {type(exc).__name__}", url=url) from None
+                raise timeout_error(url, type(exc).__name__) from None
             except httpx.DecodingError as exc:
                 raise FetchError("error", f"undecodable body: {exc}", url=url) from None
             except (httpx.TransportError, OSError) as exc:

@@ -23,9 +23,10 @@ from mediawatch.fetcher.extract import (
 )
 from mediawatch.fetcher.http_client import decode_body
 from mediawatch.fetcher.identity import canonical_url
+from mediawatch.fetcher.passes import PassContext, PassResult, tally
 from mediawatch.fetcher.publish import Candidate, Outcome, Publisher, RejectedArticle
 from mediawatch.fetcher.sources import Source
-from mediawatch.schemas import ArticleFetched, ExtractionInfo, Genre, SourceInfo
+from mediawatch.schemas import ArticleFetched, Genre, SourceInfo
 
 log = logging.getLogger(__name__)
 
@@ -97,22 +98,7 @@ def candidate_from_file(path: Path, source: SourceInfo) -> Candidate:
             raise ValueError("no article text found in the HTML")
         extracted.title = extracted.title or fallback_title
     url = canonical_url(extracted.canonical) if extracted.canonical else None
-    return Candidate(
-        source=source,
-        title=extracted.title,
-        text=extracted.text,
-        url=extracted.canonical,
-        canonical_url=url,
-        byline=extracted.byline,
-        published_at=extracted.published_at,
-        language=extracted.language,
-        extraction=ExtractionInfo(
-            method=extracted.method,
-            fallback_reason=extracted.fallback_reason,
-        ),
-        genre=extracted.genre,
-        genre_from=extracted.genre_from,
-    )
+    return Candidate.of(source, extracted, url=extracted.canonical, canonical_url=url)
 
 
 def _candidate_from_json(text: str, source: SourceInfo) -> Candidate:
@@ -150,18 +136,18 @@ def _candidate_from_json(text: str, source: SourceInfo) -> Candidate:
             }
         )
     url = item.canonical_url or item.url
-    return Candidate(
-        source=info,
+    extracted = Extracted(
         title=item.title,
         text=item.text,
-        url=item.url,
-        canonical_url=canonical_url(url) if url else None,
         byline=item.byline,
         published_at=item.published_at,
         language=item.language,
-        extraction=ExtractionInfo(method="json"),
+        method="json",
         genre=item.genre,
         genre_from="inbox field" if item.genre else None,
+    )
+    return Candidate.of(
+        info, extracted, url=item.url, canonical_url=canonical_url(url) if url else None
     )
 
 
@@ -214,3 +200,7 @@ async def process_inbox(source: Source, publisher: Publisher) -> list[Outcome]:
         outcomes.append(outcome)
         log.info("inbox file done", extra=extra | {"status": outcome.status})
     return outcomes
+
+
+async def inbox_pass(ctx: PassContext, source: Source) -> PassResult:
+    return tally(await process_inbox(source, ctx.publisher))

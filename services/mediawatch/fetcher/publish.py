@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaProducer
 
 from mediawatch.fetcher import metrics
 from mediawatch.fetcher.dedupe import Known, SeenIndex
+from mediawatch.fetcher.extract import Extracted
 from mediawatch.fetcher.genre import genre_of_url
 from mediawatch.fetcher.identity import (
     article_id_for_content,
@@ -54,6 +55,34 @@ class Candidate:
     #: The genre the page, the feed entry or the pushed/inbox fields declare, and from what.
     genre: Genre | None = None
     genre_from: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        source: SourceInfo,
+        extracted: Extracted,
+        *,
+        url: str | None,
+        canonical_url: str | None,
+    ) -> Candidate:
+        """The one way every source kind (feed entry, page, sitemap URL, inbox file, push)
+        turns what it read into a candidate: whatever the kind knows better than the page
+        (an entry's title, a sitemap's date) it has already put into ``extracted``."""
+        return cls(
+            source=source,
+            title=extracted.title,
+            text=extracted.text,
+            url=url,
+            canonical_url=canonical_url,
+            byline=extracted.byline,
+            published_at=extracted.published_at,
+            language=extracted.language,
+            extraction=ExtractionInfo(
+                method=extracted.method, fallback_reason=extracted.fallback_reason
+            ),
+            genre=extracted.genre,
+            genre_from=extracted.genre_from,
+        )
 
 
 def decide_genre(candidate: Candidate) -> tuple[Genre | None, str | None]:
@@ -105,16 +134,34 @@ def build_event(candidate: Candidate) -> tuple[ArticleFetched, int]:
     return event, simhash(text)
 
 
+def seen_record(event: ArticleFetched, fingerprint: int) -> ArticleSeen:
+    """What the seen topic keeps of a published article."""
+    return ArticleSeen(
+        article_id=event.article_id,
+        content_hash=event.content_hash,
+        simhash=simhash_hex(fingerprint),
+        url=event.canonical_url or event.url,
+        source_id=event.source.id,
+        duplicate_of=event.duplicate_of,
+        seen_at=datetime.now(UTC),
+    )
+
+
 class Publisher:
     def __init__(self, settings: KafkaSettings, producer: AIOKafkaProducer, index: SeenIndex):
         self.settings = settings
         self.producer = producer
         self.index = index
         self._lock = asyncio.Lock()
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def publish(self, candidate: Candidate) -> Outcome:
         """Publish unless the same text was published before; returns only once Kafka
-        acknowledged both the article and its seen record."""
+        acknowledged both the article and its seen record.
+
+        Cancelling the caller does not cancel the two sends: an article sent without its
+        seen record would be published again by whoever polls the source next. They run to
+        the end in their own task; :meth:`settle` waits for such tasks."""
         event, fingerprint = build_event(candidate)
         source_id = candidate.source.id
         async with self._lock:  # judge and reserve atomically; sending happens outside
@@ -126,33 +173,10 @@ class Publisher:
             self.index.add(known)
         if verdict.of is not None:
             event = event.model_copy(update={"duplicate_of": verdict.of})
-        seen = ArticleSeen(
-            article_id=event.article_id,
-            content_hash=event.content_hash,
-            simhash=simhash_hex(fingerprint),
-            url=event.canonical_url or event.url,
-            source_id=source_id,
-            duplicate_of=verdict.of,
-            seen_at=datetime.now(UTC),
-        )
-        key = event.article_id.encode()
-        try:
-            await self.producer.send_and_wait(
-                self.settings.topic_articles_fetched,
-                event.to_json(),
-                key=key,
-                headers=cloudevent_headers(event, source=CE_SOURCE),
-            )
-            await self.producer.send_and_wait(
-                self.settings.topic_fetcher_seen,
-                seen.to_json(),
-                key=key,
-                headers=cloudevent_headers(seen, source=CE_SOURCE),
-            )
-        except BaseException:
-            async with self._lock:
-                self.index.remove(known)
-            raise
+        sending = asyncio.create_task(self._send(event, seen_record(event, fingerprint), known))
+        self._in_flight.add(sending)
+        sending.add_done_callback(self._in_flight.discard)
+        await asyncio.shield(sending)
         metrics.PUBLISHED.labels(source_id).inc()
         if verdict.of is not None:
             metrics.NEAR_DUPLICATES.labels(source_id).inc()
@@ -166,3 +190,48 @@ class Publisher:
             },
         )
         return Outcome(event.article_id, "published", verdict.of)
+
+    async def _send(self, event: ArticleFetched, seen: ArticleSeen, known: Known) -> None:
+        key = event.article_id.encode()
+        try:
+            await self.producer.send_and_wait(
+                self.settings.topic_articles_fetched,
+                event.to_json(),
+                key=key,
+                headers=cloudevent_headers(event, source=CE_SOURCE),
+            )
+            await self._send_seen(seen)
+        except BaseException:
+            async with self._lock:
+                self.index.remove(known)
+            raise
+
+    async def _send_seen(self, seen: ArticleSeen) -> None:
+        await self.producer.send_and_wait(
+            self.settings.topic_fetcher_seen,
+            seen.to_json(),
+            key=seen.article_id.encode(),
+            headers=cloudevent_headers(seen, source=CE_SOURCE),
+        )
+
+    async def settle(self) -> None:
+        """Wait for the sends of publications whose callers were cancelled."""
+        await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    async def remember(self, event: ArticleFetched) -> bool:
+        """Learn an article found on the articles topic, and write its seen record, unless
+        it is known: its publisher was killed between the article and the seen record.
+        Returns whether it was new."""
+        if self.index.knows_id(event.article_id):
+            return False
+        fingerprint = simhash(event.text)
+        async with self._lock:
+            self.index.add(
+                Known(event.article_id, event.content_hash, fingerprint, event.duplicate_of)
+            )
+        await self._send_seen(seen_record(event, fingerprint))
+        log.info(
+            "seen record restored",
+            extra={"source_id": event.source.id, "article_id": event.article_id},
+        )
+        return True

@@ -13,9 +13,10 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from mediawatch.fetcher import metrics
+from mediawatch.fetcher.extract import Extracted
 from mediawatch.fetcher.identity import canonical_url, normalise_text
 from mediawatch.fetcher.publish import Candidate, Publisher, RejectedArticle
-from mediawatch.schemas import ExtractionInfo, Genre, SourceInfo
+from mediawatch.schemas import Genre, SourceInfo
 
 log = logging.getLogger(__name__)
 
@@ -69,18 +70,18 @@ def candidate_from_push(item: PushArticle) -> Candidate:
         language=item.source.language,
         genre=item.source.genre,
     )
-    return Candidate(
-        source=source,
+    extracted = Extracted(
         title=item.title,
         text=item.text,
-        url=item.url,
-        canonical_url=canonical_url(item.url) if item.url else None,
         byline=item.byline,
         published_at=item.published_at,
         language=item.language,
-        extraction=ExtractionInfo(method="json"),
+        method="json",
         genre=item.genre,
         genre_from="push field" if item.genre else None,
+    )
+    return Candidate.of(
+        source, extracted, url=item.url, canonical_url=canonical_url(item.url) if item.url else None
     )
 
 

@@ -72,3 +72,19 @@ class FetcherSettings(ServiceSettings):
     shutdown_grace_s: float = Field(
         default=30.0, ge=0, description="Time given to in-flight work on SIGTERM."
     )
+    shard_sources: bool = Field(
+        default=False,
+        description="Share the sources among every fetcher instance with this Kafka "
+        "bootstrap and group: each source is polled by one instance (the one assigned its "
+        "partition of the sources topic), and a dead instance's sources move to the others "
+        "within the session timeout. Off: this instance polls every source.",
+    )
+    fetcher_group_id: str = Field(
+        default="mediawatch-fetcher",
+        description="Kafka consumer group the fetcher instances share the sources in.",
+    )
+    topic_fetcher_sources: str = Field(
+        default="mediawatch.fetcher.sources",
+        description="Compacted topic keyed by source id: its partitions are what the "
+        "fetcher group divides, its records when each source was last polled.",
+    )
