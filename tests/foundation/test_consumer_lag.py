@@ -113,12 +113,13 @@ async def _series_for(prometheus: Prometheus, expr: str, service: str, topic: st
     return False
 
 
-@pytest.mark.parametrize("service", ["tagger", "alerter"])
+@pytest.mark.parametrize("service", ["fetcher", "tagger", "alerter"])
 async def test_the_service_exports_its_lag_and_the_panel_and_alert_see_it(
     kafka_settings: KafkaSettings, tmp_path: Path, service: str
 ) -> None:
     await ensure_topics(kafka_settings)
     topic = {
+        "fetcher": kafka_settings.topic_fetcher_seen,
         "tagger": kafka_settings.topic_articles_fetched,
         "alerter": kafka_settings.topic_articles_tagged,
     }[service]

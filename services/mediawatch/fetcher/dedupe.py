@@ -16,7 +16,8 @@ from aiokafka import AIOKafkaConsumer
 
 from mediawatch.fetcher.identity import hamming
 from mediawatch.runtime.kafka import consumer
-from mediawatch.runtime.settings import KafkaSettings
+from mediawatch.runtime.lag import observe_lag
+from mediawatch.runtime.settings import ServiceSettings
 from mediawatch.schemas import ArticleSeen
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class SeenIndex:
 class SeenStore:
     """Follows the seen topic into a :class:`SeenIndex`."""
 
-    def __init__(self, settings: KafkaSettings, index: SeenIndex) -> None:
+    def __init__(self, settings: ServiceSettings, index: SeenIndex) -> None:
         self.settings = settings
         self.index = index
         self.loaded = False
@@ -175,6 +176,7 @@ class SeenStore:
                 await self._poll(client)
                 async with self._progress:
                     self._progress.notify_all()
+                await observe_lag(client, self.settings.service_name)
             except asyncio.CancelledError:
                 raise
             except Exception:

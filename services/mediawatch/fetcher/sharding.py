@@ -40,6 +40,7 @@ from aiokafka.partitioner import murmur2
 
 from mediawatch.fetcher.sources import Source
 from mediawatch.runtime.kafka import consumer, ensure_topics, topic_partitions
+from mediawatch.runtime.lag import observe_lag
 from mediawatch.schemas import ArticleFetched, Event, cloudevent_headers
 from mediawatch.schemas.topics import TopicSpec
 
@@ -197,6 +198,7 @@ class SourceMembership:
                     for record in records:
                         self._learn(record.value)
                 await self._take_caught_up(client)
+                await observe_lag(client, self.settings.service_name)
             except asyncio.CancelledError:
                 raise
             except Exception:
