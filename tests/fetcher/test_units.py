@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from mediawatch.fetcher.dedupe import Known, SeenIndex
-from mediawatch.fetcher.extract import extract_html, parse_markdown, parse_plain_text
+from mediawatch.fetcher.extract import extract_html, headline_of, parse_markdown, parse_plain_text
 from mediawatch.fetcher.feed import declares_entities
 from mediawatch.fetcher.http_client import FetchError, PoliteClient, decode_body
 from mediawatch.fetcher.identity import (
@@ -388,3 +388,12 @@ async def test_client_sends_named_user_agent() -> None:
     finally:
         await client.aclose()
     assert seen == ["mediawatch-fetcher/0.1 (+https://github.com/mediawatch)"]
+
+
+def test_a_headline_made_from_a_paragraph_ends_where_the_tagger_ends_the_sentence() -> None:
+    assert headline_of("Mr. Lavrov met Gen. Gerasimov in Moscow. Talks followed.") == (
+        "Mr. Lavrov met Gen. Gerasimov in Moscow."
+    )
+    assert headline_of("No full stop in this line") == "No full stop in this line"
+    long = "word " * 80 + "end."
+    assert headline_of(long).endswith("…") and len(headline_of(long)) <= 201

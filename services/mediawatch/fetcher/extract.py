@@ -16,6 +16,7 @@ import trafilatura
 
 from mediawatch.fetcher.genre import genre_of_json_ld, genre_of_labels
 from mediawatch.fetcher.identity import normalise_text
+from mediawatch.query import sentence_spans
 from mediawatch.schemas.events import Genre
 
 Method = Literal["trafilatura", "feed-entry", "plain-text", "markdown", "html", "json"]
@@ -205,13 +206,11 @@ def looks_like_title(line: str) -> bool:
     return 0 < len(line) <= 200 and not (len(line) > 120 and line.endswith((".", "!", "?")))
 
 
-_FIRST_SENTENCE = re.compile(r".+?[.!?](?=\s|$)")
-
-
 def headline_of(paragraph: str, limit: int = 200) -> str:
-    """A title made from a paragraph: its first sentence, cut at a word before ``limit``."""
-    match = _FIRST_SENTENCE.match(paragraph)
-    sentence = (match.group(0) if match else paragraph).strip()
+    """A title made from a paragraph: its first sentence (as the tagger splits them, so
+    "Mr. Smith" does not end it), cut at a word before ``limit``."""
+    spans = sentence_spans(paragraph)
+    sentence = (paragraph[spans[0][0] : spans[0][1]] if spans else paragraph).strip()
     if len(sentence) <= limit:
         return sentence
     return sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
