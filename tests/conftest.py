@@ -7,26 +7,14 @@ tests that need it are skipped with the reason.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.stack.broker import BrokerError, BrokerSettings, LocalKafka, free_port
-
-REPOSITORY = Path(__file__).resolve().parents[1]
-#: The FNC-1 bodies (../shared beside the checkout, or MEDIAWATCH_NEWS_BODIES); tests that
-#: need them skip without them, and CI=true does not make that a failure: they are data.
-NEWS_BODIES = Path(
-    os.environ.get(
-        "MEDIAWATCH_NEWS_BODIES",
-        REPOSITORY.parent / "shared" / "data" / "news-bodies" / "bodies.csv",
-    )
-)
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from tests.support.environment import REPOSITORY, unavailable
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +29,7 @@ def local_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka
     try:
         kafka.start()
     except BrokerError as exc:
-        if IN_CI:
-            pytest.fail(f"the Kafka broker is required in CI and could not start: {exc}")
-        pytest.skip(f"no Kafka broker: {exc}")
+        unavailable(f"the Kafka broker could not start: {exc}")
     yield kafka
     kafka.stop()
 
@@ -60,8 +46,3 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
     return KafkaSettings(
         kafka_bootstrap=kafka_bootstrap, **KafkaSettings.topics_under(f"test.{suffix}")
     )
-
-
-def settings_environment(settings: KafkaSettings) -> dict[str, str]:
-    """The MEDIAWATCH_* variables that reproduce ``settings`` in a child process."""
-    return settings.environment()

@@ -33,8 +33,8 @@ from mediawatch.schemas import (
 )
 from mediawatch.tagger.pipeline import Tagger
 from mediawatch.tagger.settings import TaggerSettings
-from tests.alerter.helpers import at, tagged
-from tests.conftest import REPOSITORY, settings_environment
+from tests.support.alerter import at, tagged
+from tests.support.environment import REPOSITORY, settings_environment
 from tests.support.kafka_io import produce, read_all, read_topic
 from tests.support.workers import ServiceProcess, start_ready
 

@@ -10,7 +10,7 @@ from typing import Any
 from mediawatch.alerter.counted import CountedArticles, CountedKey
 from mediawatch.alerter.rules import Rule
 from mediawatch.alerter.state import EachMatchState, ThresholdState
-from tests.alerter.helpers import Runner, at, tagged
+from tests.support.alerter import Runner, at, tagged
 
 EACH = Rule.model_validate({"id": "each", "condition": {"themes": ["x"]}, "mode": "each_match"})
 WINDOWED = Rule.model_validate(

@@ -29,8 +29,8 @@ from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import cloudevent_headers
 from mediawatch.stack.broker import free_port
-from tests.alerter.test_notify import ALERT
-from tests.conftest import IN_CI, settings_environment
+from tests.support.alerter import ALERT
+from tests.support.environment import IN_CI, settings_environment
 from tests.support.kafka_io import produce
 
 

@@ -23,8 +23,8 @@ from mediawatch.alerter.windows import latest_slot, next_slot, spike, threshold,
 from mediawatch.fetcher.files import read_article
 from mediawatch.tagger.pipeline import Tagger
 from mediawatch.tagger.settings import TaggerSettings
-from tests.alerter.helpers import Runner, at, tagged
-from tests.conftest import REPOSITORY
+from tests.support.alerter import Runner, at, tagged
+from tests.support.environment import REPOSITORY
 
 OPED = REPOSITORY / "tests" / "tagger" / "fixtures" / "oped-indivisible.txt"
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -25,25 +24,7 @@ from mediawatch.alerter.rules import (
     WebhookDestination,
 )
 from mediawatch.alerter.settings import AlerterSettings
-from mediawatch.schemas import Alert, AlertArticle, AlertMode, Severity, SourceInfo
-
-ALERT = Alert(
-    alert_id="r1:a1",
-    rule_id="r1",
-    mode=AlertMode.EACH_MATCH,
-    severity=Severity.WARNING,
-    summary="indivisible security invoked",
-    articles=[
-        AlertArticle(
-            article_id="a1",
-            title="Op-ed",
-            url="https://news.example.org/a1",
-            source=SourceInfo(id="s", type="feed"),
-            fetched_at=datetime(2025, 3, 3, tzinfo=UTC),
-        )
-    ],
-    fired_at=datetime(2025, 3, 3, 0, 0, 1, tzinfo=UTC),
-)
+from tests.support.alerter import ALERT
 
 
 def test_payloads_carry_the_alert_id_and_the_signature() -> None:

@@ -6,11 +6,9 @@ import importlib
 import importlib.util
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 from prometheus_client import REGISTRY, generate_latest
 
@@ -18,8 +16,8 @@ import mediawatch.alerter.service
 import mediawatch.runtime.streaming
 import mediawatch.tagger.service
 from mediawatch.alerter import metrics
-from tests.alerter.helpers import tagged
-from tests.conftest import REPOSITORY
+from tests.support.alerter import tagged
+from tests.support.environment import REPOSITORY, tool
 
 assert mediawatch.alerter.service and mediawatch.runtime.streaming and mediawatch.tagger.service
 
@@ -33,10 +31,10 @@ FETCHER_METRICS = {
     "mediawatch_fetcher_duplicates_total",
     "mediawatch_fetcher_fetch_duration_seconds_bucket",
 }
-PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None, reason="promtool missing: apt-get install -y prometheus (make tools)"
-)
+
+
+def promtool() -> str:
+    return tool("promtool", "prometheus")
 
 
 def _exported_names() -> set[str]:
@@ -57,12 +55,14 @@ def _exercise() -> None:
     metrics.ALERT_LATENCY.labels("each_match").observe(0.4)
 
 
-@needs_promtool
 def test_exposition_passes_promtool_check_metrics() -> None:
     _exercise()
     exposition = generate_latest(REGISTRY)
     result = subprocess.run(
-        [str(PROMTOOL), "check", "metrics"], input=exposition, capture_output=True, check=False
+        [promtool(), "check", "metrics"],
+        input=exposition,
+        capture_output=True,
+        check=False,
     )
     problems = [
         line
@@ -133,12 +133,15 @@ def test_alerting_rules_use_exported_metrics() -> None:
             assert used and used <= exported, (rule["alert"], used - exported)
 
 
-@needs_promtool
 def test_alerting_rules_pass_promtool_unit_tests() -> None:
     folder = REPOSITORY / "deploy" / "prometheus"
     for args in (["check", "rules", "alerts.yaml"], ["test", "rules", "alerts.test.yaml"]):
         result = subprocess.run(
-            [str(PROMTOOL), *args], cwd=folder, capture_output=True, text=True, check=False
+            [promtool(), *args],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert result.returncode == 0, result.stdout + result.stderr
 
@@ -176,7 +179,6 @@ def _dashboard_query(dashboard: str, title: str, ref_id: str = "A") -> str:
     return str(next(t["expr"] for t in panel["targets"] if t["refId"] == ref_id))
 
 
-@needs_promtool
 def test_dashboard_queries_count_stories_as_the_rules_do(tmp_path: Path) -> None:
     """The theme and actor panels run in promtool's PromQL engine over series of both kinds:
     the story queries count only stories, the reprint query only reprints."""
@@ -214,6 +216,9 @@ def test_dashboard_queries_count_stories_as_the_rules_do(tmp_path: Path) -> None
     path = tmp_path / "dashboards.test.yaml"
     path.write_text(yaml.safe_dump(document))
     result = subprocess.run(
-        [str(PROMTOOL), "test", "rules", str(path)], capture_output=True, text=True, check=False
+        [promtool(), "test", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr

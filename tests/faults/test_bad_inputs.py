@@ -38,10 +38,10 @@ from mediawatch.schemas import (
     NotificationFailed,
     cloudevent_headers,
 )
-from tests.alerter.helpers import tagged
-from tests.conftest import settings_environment
-from tests.faults import badinputs as bad
+from tests.support import badinputs as bad
+from tests.support.alerter import tagged
 from tests.support.articles import article
+from tests.support.environment import settings_environment
 from tests.support.kafka_io import Record, produce, read_topic
 from tests.support.workers import ServiceProcess
 

@@ -18,18 +18,21 @@ from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleFetched
 from mediawatch.stack.broker import BrokerError, BrokerSettings, LocalKafka, free_port
-from tests.conftest import IN_CI, REPOSITORY
-from tests.faults.support import (
+from tests.support.environment import IN_CI, REPOSITORY
+from tests.support.faults import (
     ARTICLES,
     TaggedAccount,
+    account_fetched,
+    account_inbox,
     eventually,
     fetcher_worker,
+    files_in,
+    fill_inbox,
     read_all,
     summary,
     tagger_worker,
     write_inbox_sources,
 )
-from tests.faults.test_crashes import _files, _fill_inbox, account_fetched, account_inbox
 from tests.support.kafka_io import read_topic
 from tests.support.workers import start_ready
 
@@ -67,7 +70,7 @@ async def test_fetcher_and_tagger_ride_out_a_20s_broker_outage(
     )
     await ensure_topics(settings)
     inbox = tmp_path / "inbox"
-    good, bad = _fill_inbox(inbox, ARTICLES)
+    good, bad = fill_inbox(inbox, ARTICLES)
     sources = write_inbox_sources(tmp_path / "sources.yaml", inbox)
     tagger = tagger_worker(settings, tmp_path, f"tagger-{suffix}", "tagger")
     fetcher = fetcher_worker(settings, tmp_path, sources, "fetcher")
@@ -76,20 +79,20 @@ async def test_fetcher_and_tagger_ride_out_a_20s_broker_outage(
         await start_ready(tagger)
         fetcher.start()
         await eventually(
-            lambda: len(_files(inbox / "done")) >= 500,
+            lambda: len(files_in(inbox / "done")) >= 500,
             "the fetcher publishes its first 500 files",
             workers=workers,
             interval_s=0.05,
         )
         await asyncio.to_thread(own_kafka.stop)
-        done_at_stop = len(_files(inbox / "done"))
+        done_at_stop = len(files_in(inbox / "done"))
         await asyncio.sleep(OUTAGE_S)
-        done_after_outage = len(_files(inbox / "done"))
+        done_after_outage = len(files_in(inbox / "done"))
         await asyncio.to_thread(own_kafka.start)
         assert done_at_stop < len(good), "the broker stopped mid-stream"
 
         await eventually(
-            lambda: _files(inbox) == [], "every inbox file handled", workers=workers,
+            lambda: files_in(inbox) == [], "every inbox file handled", workers=workers,
             timeout_s=240,
         )  # fmt: skip
         tagged = await read_topic(

@@ -10,8 +10,6 @@ after a crash); they must then be the same event: same id, same content.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -21,22 +19,27 @@ import pytest
 import yaml
 
 from mediawatch.alerter.rules import load_rules
-from mediawatch.fetcher.identity import content_hash, normalise_text
 from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import Alert, ArticleFetched, ArticleTagged, cloudevent_headers
 from mediawatch.tagger.pipeline import Tagger
 from mediawatch.tagger.settings import TaggerSettings
-from tests.alerter.helpers import Runner, at, tagged
-from tests.conftest import settings_environment
-from tests.faults.support import (
+from tests.support.alerter import Runner, at, tagged
+from tests.support.articles import article
+from tests.support.environment import settings_environment
+from tests.support.faults import (
     ARTICLES,
     SESSION_TIMEOUT_S,
+    TEXTS,
     TaggedAccount,
     account_dead_letters,
+    account_fetched,
+    account_inbox,
     count_keys,
     eventually,
     fetcher_worker,
+    files_in,
+    fill_inbox,
     metric,
     processed,
     read_all,
@@ -45,19 +48,11 @@ from tests.faults.support import (
     tagger_worker,
     write_inbox_sources,
 )
-from tests.support.articles import article
 from tests.support.kafka_io import produce, read_topic
 from tests.support.workers import ServiceProcess, start_ready
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-TEXTS = (
-    "Report {i}: NATO expansion worries Moscow.",
-    "Report {i}: BRICS leaders discussed the Global South in Kazan.",
-    "Report {i}: Putin criticised NATO enlargement and the sanctions of the European Union.",
-    "Report {i}: Lavrov invoked indivisible security.",
-    "Report {i}: a quiet day in the markets.",
-)
 #: Rejected inputs of the stream services, by value, with the reason their dead letter gives.
 BAD_FETCHED = {
     b"not json %d": "not valid JSON",
@@ -427,98 +422,28 @@ async def test_alerter_killed_with_open_windows_fires_the_same_alerts_as_without
 
 # -- the fetcher ---------------------------------------------------------------------------
 
-OLD = 1_000_000_000  # an mtime long past, so no file waits for the settle time
-
-
-def _fill_inbox(inbox: Path, count: int) -> tuple[dict[str, str], dict[str, str]]:
-    """``count`` good .txt files (name -> title) and some bad ones (name -> reason), sorted
-    among the good ones so that the fetcher meets them along the way."""
-    inbox.mkdir(parents=True)
-    good: dict[str, str] = {}
-    bad: dict[str, str] = {}
-    for i in range(count):
-        name = f"story-{i:04d}.txt"
-        title = f"Inbox story {i:04d}"
-        (inbox / name).write_text(f"{title}\n{TEXTS[i % len(TEXTS)].format(i=i)}\n")
-        good[name] = title
-        if i % 250 == 100:
-            bad[f"story-{i:04d}-bad.json"] = "text: Field required"
-            (inbox / f"story-{i:04d}-bad.json").write_text(json.dumps({"title": "No text"}))
-            bad[f"story-{i:04d}-empty.txt"] = "empty"
-            (inbox / f"story-{i:04d}-empty.txt").write_text("  \n")
-    for path in inbox.iterdir():
-        os.utime(path, (OLD, OLD))
-    return good, bad
-
-
-def _files(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.exists() else []
-
-
-def _expected_text(name: str) -> str:
-    i = int(name.split("-")[1].split(".")[0])
-    return TEXTS[i % len(TEXTS)].format(i=i)
-
-
-def account_inbox(inbox: Path, good: dict[str, str], bad: dict[str, str]) -> list[str]:
-    """Every file in ``done/`` or ``failed/`` exactly once, nothing left behind, every
-    rejected file with its reason beside it. Returns the names in ``done/``."""
-    assert _files(inbox) == [], "files left in the inbox"
-    done = _files(inbox / "done")
-    failed = _files(inbox / "failed")
-    errors = [n for n in failed if n.endswith(".error")]
-    rejected = [n for n in failed if not n.endswith(".error")]
-    assert sorted(done) == sorted(good), (
-        f"done/ differs: extra {sorted(set(done) - set(good))[:5]}, "
-        f"missing {sorted(set(good) - set(done))[:5]}"
-    )
-    assert sorted(rejected) == sorted(bad)
-    assert sorted(errors) == sorted(f"{n}.error" for n in bad)
-    for name, reason in bad.items():
-        assert reason in (inbox / "failed" / f"{name}.error").read_text(), name
-    return done
-
-
-def account_fetched(
-    events: list[ArticleFetched], done: list[str], good: dict[str, str]
-) -> dict[str, ArticleFetched]:
-    """Every file in ``done/`` is on the topic (by title and content hash); a repeated
-    article (a replay after a crash) is the same article. Returns the events by title."""
-    by_title: dict[str, ArticleFetched] = {}
-    for event in events:
-        first = by_title.setdefault(event.title, event)
-        assert (first.article_id, first.content_hash, first.text) == (
-            event.article_id, event.content_hash, event.text
-        ), event.title  # fmt: skip
-    for name in done:
-        event = by_title.get(good[name])
-        assert event is not None, f"{name} is in done/ but not on the topic"
-        assert event.content_hash == content_hash(normalise_text(_expected_text(name))), name
-    assert set(by_title) == set(good.values())
-    return by_title
-
 
 async def test_fetcher_killed_while_publishing_an_inbox_loses_no_file(
     kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
     await ensure_topics(kafka_settings)
     inbox = tmp_path / "inbox"
-    good, bad = _fill_inbox(inbox, ARTICLES)
+    good, bad = fill_inbox(inbox, ARTICLES)
     sources = write_inbox_sources(tmp_path / "sources.yaml", inbox)
     worker = fetcher_worker(kafka_settings, tmp_path, sources, "fetcher").start()
     try:
         await eventually(
-            lambda: len(_files(inbox / "done")) >= 400,
+            lambda: len(files_in(inbox / "done")) >= 400,
             "the fetcher publishes its first 400 files",
             workers=[worker],
             interval_s=0.05,
         )
         worker.kill()
-        done_at_kill = len(_files(inbox / "done"))
+        done_at_kill = len(files_in(inbox / "done"))
         assert done_at_kill < len(good), "killed mid-stream"
         worker = fetcher_worker(kafka_settings, tmp_path, sources, "fetcher").start()
         await eventually(
-            lambda: _files(inbox) == [], "every inbox file handled", workers=[worker],
+            lambda: files_in(inbox) == [], "every inbox file handled", workers=[worker],
             timeout_s=240,
         )  # fmt: skip
     finally:

@@ -28,8 +28,8 @@ from mediawatch.runtime.kafka import ensure_topics, producer
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import Alert, cloudevent_headers
 from mediawatch.stack.broker import free_port
-from tests.alerter.helpers import at, tagged
-from tests.conftest import settings_environment
+from tests.support.alerter import at, tagged
+from tests.support.environment import settings_environment
 from tests.support.kafka_io import read_topic
 from tests.support.workers import ServiceProcess
 

@@ -6,55 +6,35 @@ import asyncio
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from mediawatch.fetcher.service import Fetcher
-from mediawatch.fetcher.settings import FetcherSettings
 from mediawatch.fetcher.sources import load_sources
 from mediawatch.runtime.http import ServiceHttpServer
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleFetched, ArticleSeen, header_map
-from tests.conftest import REPOSITORY, settings_environment
-from tests.fetcher.site import ARTICLES, CYRILLIC, OPINION_SLUG, serve_site
-from tests.fetcher.test_units import OPED_PARAGRAPHS, OPED_TITLE
-from tests.support.kafka_io import Record, read_topic
+from tests.support.environment import REPOSITORY, settings_environment
+from tests.support.fetcher import FAST, fetcher_settings, read_exactly, write_sources
+from tests.support.kafka_io import Record
+from tests.support.site import (
+    ARTICLES,
+    CYRILLIC,
+    OPED_PARAGRAPHS,
+    OPED_TITLE,
+    OPINION_SLUG,
+    serve_site,
+)
 
 pytestmark = [pytest.mark.kafka]
 
 MEDIAWATCH = REPOSITORY / ".venv" / "bin" / "mediawatch"
 JUNK = ("cookies", "Subscribe", "Copyright", "Celebrity", "Privacy", "Most read", "Home")
-FAST = {
-    "politeness_delay_s": 0.0,
-    "retry_base_delay_s": 0.05,
-    "retry_max_delay_s": 0.5,
-    "read_timeout_s": 2.0,
-    "total_timeout_s": 5.0,
-}
-
-
-def fetcher_settings(kafka: KafkaSettings, tmp_path: Path, **extra: Any) -> FetcherSettings:
-    values = kafka.model_dump() | FAST | {"state_dir": tmp_path / "state"} | extra
-    return FetcherSettings(**values)
-
-
-def write_sources(path: Path, sources: list[dict[str, Any]]) -> Path:
-    path.write_text(json.dumps({"sources": sources}))  # JSON is YAML
-    return path
 
 
 def events(records: list[Record]) -> list[ArticleFetched]:
     return [ArticleFetched.from_json(r.value or b"") for r in records]
-
-
-async def read_exactly(settings: KafkaSettings, topic: str, expected: int) -> list[Record]:
-    """Everything on the topic, waiting for ``expected`` records plus a short grace period
-    that would let one record too many show up."""
-    records = await read_topic(settings, topic, until=lambda r: len(r) >= expected, timeout_s=60)
-    extra = await read_topic(settings, topic, until=lambda r: len(r) > expected, timeout_s=3)
-    return extra if len(extra) > len(records) else records
 
 
 async def run_cli(sources: Path, settings: KafkaSettings, tmp_path: Path) -> tuple[int, str]:

@@ -14,7 +14,7 @@ from mediawatch.fetcher.inbox import candidate_from_file
 from mediawatch.fetcher.publish import Candidate, build_event
 from mediawatch.fetcher.push import PushArticle, candidate_from_push
 from mediawatch.schemas import ExtractionInfo, SourceInfo
-from tests.fetcher.site import ARTICLES, page
+from tests.support.site import ARTICLES, page
 
 TITLE, PARAGRAPHS = ARTICLES["harbour"]
 

@@ -28,10 +28,10 @@ from mediawatch.fetcher.sources import load_sources
 from mediawatch.runtime.kafka import ensure_topics, producer
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleFetched, ArticleSeen
-from tests.conftest import settings_environment
-from tests.fetcher.site import page, rss
-from tests.fetcher.test_fetcher_kafka import fetcher_settings, read_exactly, write_sources
+from tests.support.environment import settings_environment
+from tests.support.fetcher import fetcher_settings, read_exactly, write_sources
 from tests.support.kafka_io import read_topic
+from tests.support.site import page, rss
 from tests.support.workers import ServiceProcess
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

@@ -28,17 +28,15 @@ from mediawatch.fetcher.settings import FetcherSettings
 from mediawatch.fetcher.sitemap import parse_sitemap
 from mediawatch.fetcher.sources import SourcesError, load_sources, parse_interval
 from mediawatch.schemas import SourceInfo
-from tests.fetcher.site import ARTICLES, CYRILLIC, SYNDICATED, page, serve_site
-
-OPED_TITLE = "Why the river needs its floodplain back"
-OPED_PARAGRAPHS = [
-    "For a century we straightened the river, walled its banks and built on the meadows "
-    "that used to drink the spring floods. Every decade the bill for that choice grows.",
-    "Giving the floodplain back is not romantic nostalgia. It is the cheapest flood "
-    "defence we have, and it asks nothing of the next generation but to leave it alone.",
-    "The council should buy the low fields when they come up for sale, and stop granting "
-    "permits for houses where the water will, sooner or later, come back.",
-]
+from tests.support.site import (
+    ARTICLES,
+    CYRILLIC,
+    OPED_PARAGRAPHS,
+    OPED_TITLE,
+    SYNDICATED,
+    page,
+    serve_site,
+)
 
 
 def fast_settings(**overrides: object) -> FetcherSettings:

@@ -18,8 +18,8 @@ import yaml
 from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.stack.broker import free_port
-from tests.conftest import REPOSITORY, settings_environment
 from tests.support.articles import article
+from tests.support.environment import REPOSITORY, settings_environment
 from tests.support.kafka_io import produce
 from tests.support.workers import ServiceProcess, start_ready
 

@@ -19,8 +19,8 @@ from mediawatch.schemas import (
     header_map,
 )
 from mediawatch.schemas.export import generated_files
-from tests.conftest import REPOSITORY
 from tests.support.articles import article
+from tests.support.environment import REPOSITORY
 
 
 def test_committed_schema_documents_match_the_models() -> None:

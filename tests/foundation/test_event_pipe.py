@@ -21,8 +21,8 @@ from mediawatch.runtime.streaming import EventPipe, Output, make_app, raw_topic
 from mediawatch.runtime.testing import PipeHarness
 from mediawatch.schemas import ArticleFetched
 from mediawatch.stack.broker import free_port
-from tests.conftest import REPOSITORY, settings_environment
 from tests.support.articles import article
+from tests.support.environment import REPOSITORY, settings_environment
 from tests.support.kafka_io import create_topic, produce, read_topic
 
 RELAY_APP = REPOSITORY / "tests" / "support" / "relay_app.py"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPOSITORY
+from tests.support.environment import REPOSITORY
 
 PACKAGES = REPOSITORY / "services" / "mediawatch"
 SERVICES = ("fetcher", "tagger", "alerter")
@@ -58,3 +58,17 @@ def test_the_checker_sees_a_lazy_import_inside_a_function(tmp_path: Path) -> Non
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from mediawatch.tagger.pipeline import Tagger\n")
     assert imported_packages(module) == {("tagger", 2)}
+
+
+def test_test_helpers_live_in_tests_support() -> None:
+    """A test module imports helpers from ``tests.support`` only, never from another test
+    module, so that helpers have one place."""
+    wrong = []
+    for path in sorted((REPOSITORY / "tests").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                parts = node.module.split(".")
+                if parts[0] == "tests" and parts[1:2] not in (["support"],):
+                    wrong.append(f"{path.relative_to(REPOSITORY)}:{node.lineno} {node.module}")
+    assert not wrong, "\n".join(wrong)

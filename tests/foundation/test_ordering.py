@@ -18,7 +18,7 @@ from faust.types import TP
 from mediawatch.runtime.kafka import client_options
 from mediawatch.runtime.ordering import PartitionOrder, Verdict
 from mediawatch.runtime.settings import KafkaSettings
-from tests.conftest import REPOSITORY, settings_environment
+from tests.support.environment import REPOSITORY, settings_environment
 from tests.support.kafka_io import Record, create_topic, produce, read_topic
 from tests.support.workers import ServiceProcess, start_ready
 

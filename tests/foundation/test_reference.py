@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mediawatch.cli.reference import render_reference
-from tests.conftest import REPOSITORY
+from tests.support.environment import REPOSITORY
 
 
 def test_configuration_reference_is_current() -> None:

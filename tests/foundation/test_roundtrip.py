@@ -19,8 +19,8 @@ import pytest
 from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleFetched, DeadLetter, cloudevent_headers, header_map
-from tests.conftest import REPOSITORY, settings_environment
 from tests.support.articles import article
+from tests.support.environment import REPOSITORY, settings_environment
 from tests.support.kafka_io import create_topic, produce, read_topic
 
 pytestmark = [pytest.mark.kafka]

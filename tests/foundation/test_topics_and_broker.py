@@ -13,7 +13,7 @@ from mediawatch.runtime.kafka import client_options, ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas.topics import CATALOGUE
 from mediawatch.stack.broker import BrokerError, BrokerSettings, LocalKafka
-from tests.conftest import REPOSITORY
+from tests.support.environment import REPOSITORY
 
 
 @pytest.mark.kafka

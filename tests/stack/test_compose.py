@@ -16,7 +16,8 @@ from mediawatch.runtime.settings import ENV_PREFIX, KafkaSettings, ServiceSettin
 from mediawatch.schemas.topics import CATALOGUE, DEFAULT_PARTITIONS
 from mediawatch.stack.broker import builtin_pom, kafka_version_of
 from mediawatch.stack.services import SERVICES, settings_classes
-from tests.stack.support import REPOSITORY, compose_schema, load_compose, split_volume
+from tests.support.deploy import compose_schema, load_compose, split_volume
+from tests.support.environment import REPOSITORY
 
 COMPOSE = load_compose()
 SERVICES_IN_COMPOSE: dict[str, Any] = COMPOSE["services"]

@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 
 from mediawatch.stack.services import settings_classes
-from tests.stack.support import REPOSITORY, load_compose, split_volume, tool, unavailable
+from tests.support.deploy import load_compose, split_volume
+from tests.support.environment import REPOSITORY, tool, unavailable
 
 PROMETHEUS = REPOSITORY / "deploy" / "prometheus" / "prometheus.yml"
 ALERTMANAGER = REPOSITORY / "deploy" / "alertmanager" / "alertmanager.yml"

@@ -19,7 +19,7 @@ from mediawatch.stack.samples import (
     sources_document,
     write_sources_file,
 )
-from tests.stack.support import REPOSITORY
+from tests.support.environment import REPOSITORY
 
 MANIFEST = load_manifest()
 

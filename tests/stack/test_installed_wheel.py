@@ -26,8 +26,8 @@ import pytest
 
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.stack.broker import free_port
-from tests.conftest import REPOSITORY, settings_environment
-from tests.stack.test_up import free_offset, records_on
+from tests.support.environment import REPOSITORY, settings_environment
+from tests.support.stack import free_offset, records_on
 
 pytestmark = [pytest.mark.slow]
 

@@ -8,7 +8,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from tests.conftest import REPOSITORY
+from tests.support.environment import REPOSITORY
 
 
 def test_wheel_holds_services_schemas_and_data(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from mediawatch.tagger.evaluation import (
 )
 from mediawatch.tagger.language import resolve_language
 from mediawatch.tagger.ner import RecogniserPool
-from tests.conftest import NEWS_BODIES
+from tests.support.environment import NEWS_BODIES
 
 GOLD = Path(__file__).parent / "fixtures" / "actors_gold" / "gold.jsonl"
 #: Floors for the held-out split, a little under what it measured when they were set (see

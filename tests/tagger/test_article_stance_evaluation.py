@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mediawatch.cli.main import app
-from tests.conftest import NEWS_BODIES
+from tests.support.environment import NEWS_BODIES
 
 GOLD = Path(__file__).parent / "fixtures" / "stance_gold" / "gold.jsonl"
 #: Floor for the held-out split, a little under what it measured when set (docs/stance.md).

@@ -12,8 +12,8 @@ import pytest
 from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleTagged, cloudevent_headers
-from tests.conftest import settings_environment
 from tests.support.articles import article
+from tests.support.environment import settings_environment
 from tests.support.kafka_io import produce, read_topic
 from tests.support.workers import ServiceProcess
 

