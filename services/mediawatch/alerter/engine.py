@@ -13,11 +13,17 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, ValidationError
 
 from mediawatch.alerter.rules import Rule
 from mediawatch.alerter.windows import to_epoch
-from mediawatch.schemas import AlertArticle, ArticleTagged, Event, Evidence, StanceLabel
+from mediawatch.schemas import (
+    AlertArticle,
+    ArticleTagged,
+    Event,
+    Evidence,
+    StanceLabel,
+)
 
 #: Evidence items kept per article in an alert.
 _EVIDENCE_PER_ARTICLE = 8
@@ -180,8 +186,8 @@ def encode_rule_input(rule_input: RuleMatch | Tick) -> bytes:
 
 
 def decode_rule_input(payload: bytes) -> RuleMatch | Tick:
-    """A record of the ``<app_id>-rule-matches`` topic; ValueError (or a pydantic
-    ValidationError) names what is wrong with one that is not."""
+    """A record of the ``<app_id>-rule-matches`` topic; a ValueError names what is wrong
+    with one that is not (the field and the value)."""
     record = json.loads(payload)
     if not isinstance(record, dict):
         raise ValueError(f"a rule input must be a JSON object, got {type(record).__name__}")
@@ -191,4 +197,12 @@ def decode_rule_input(payload: bytes) -> RuleMatch | Tick:
     if event_type is None:
         raise ValueError(f"unknown rule input kind {kind!r}")
     event_type.check_version(record)
-    return _RULE_INPUT.validate_python(record)
+    try:
+        return _RULE_INPUT.validate_python(record)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in error['loc'][1:]) or '(root)'}: {error['msg']}"
+            + (f" (got {error['input']!r:.80})" if error["type"] != "missing" else "")
+            for error in exc.errors()
+        ]
+        raise ValueError(f"{event_type.event_name}: " + "; ".join(problems)) from None
