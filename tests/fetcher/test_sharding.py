@@ -23,11 +23,12 @@ from mediawatch.fetcher.extract import Extracted
 from mediawatch.fetcher.identity import canonical_url
 from mediawatch.fetcher.publish import Candidate, build_event
 from mediawatch.fetcher.service import Fetcher
-from mediawatch.fetcher.sharding import FETCHER_SOURCES, SourcePolled, partition_of
+from mediawatch.fetcher.sharding import partition_of
 from mediawatch.fetcher.sources import load_sources
 from mediawatch.runtime.kafka import ensure_topics, producer
 from mediawatch.runtime.settings import KafkaSettings
-from mediawatch.schemas import ArticleFetched, ArticleSeen
+from mediawatch.schemas import ArticleFetched, ArticleSeen, SourcePolled
+from mediawatch.schemas.topics import FETCHER_SOURCES
 from tests.support.environment import settings_environment
 from tests.support.fetcher import fetcher_settings, read_exactly, write_sources
 from tests.support.kafka_io import read_topic

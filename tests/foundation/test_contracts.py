@@ -51,6 +51,7 @@ def test_asyncapi_document_lists_every_topic_with_its_key() -> None:
         "mediawatch.deadletter",
         "mediawatch.fetcher.seen",
         "mediawatch.notifications.retry",
+        "mediawatch.fetcher.sources",
     }
     assert {m for m in document["components"]["messages"]} == {t.event_name for t in EVENT_TYPES}
 

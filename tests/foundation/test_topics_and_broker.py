@@ -21,8 +21,15 @@ async def test_topics_are_created_once_with_catalogue_settings(
     kafka_settings: KafkaSettings,
 ) -> None:
     created = await ensure_topics(kafka_settings)
-    assert sorted(created) == sorted(kafka_settings.topic_name(role) for role in CATALOGUE)
+    by_default = [role for role, spec in CATALOGUE.items() if not spec.on_demand]
+    assert sorted(created) == sorted(kafka_settings.topic_name(role) for role in by_default)
     assert await ensure_topics(kafka_settings) == []
+    # A topic created on demand (the fetcher group's, when sharding is on) only when asked.
+    on_demand = [spec for spec in CATALOGUE.values() if spec.on_demand]
+    assert on_demand, "the fetcher group's sources topic is in the catalogue"
+    assert await ensure_topics(kafka_settings, on_demand) == [
+        kafka_settings.topic_name(spec.role) for spec in on_demand
+    ]
 
     admin = AIOKafkaAdminClient(**client_options(kafka_settings))
     await admin.start()

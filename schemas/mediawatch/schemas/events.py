@@ -388,6 +388,20 @@ class NotificationFailed(Event):
 
 
 #: Every event type, in the order the catalogue and the exported documents list them.
+class SourcePolled(Event):
+    """An instance starts a pass over a source at ``polled_at``; the compacted sources topic
+    keeps the newest record of each source id."""
+
+    event_name: ClassVar[str] = "SourcePolled"
+
+    source_id: str = Field(description="id of the source in the sources file")
+    polled_at: datetime = Field(description="when the instance started the pass (UTC)")
+    instance: str = Field(description="the fetcher instance that polled it")
+
+    def event_id(self) -> str:
+        return f"{self.source_id}:{self.polled_at.isoformat()}"
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     ArticleFetched,
     ArticleTagged,
@@ -395,4 +409,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     DeadLetter,
     ArticleSeen,
     NotificationFailed,
+    SourcePolled,
 )

@@ -17,6 +17,7 @@ from mediawatch.schemas.events import (
     ArticleTagged,
     DeadLetter,
     NotificationFailed,
+    SourcePolled,
 )
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -39,6 +40,9 @@ class TopicSpec:
     retention_ms: int = 7 * DAY_MS
     cleanup_policy: Literal["delete", "compact", "compact,delete"] = "delete"
     extra_config: dict[str, str] = field(default_factory=dict)
+    #: Created by the component that uses it, when it does (not by ``topics ensure``): a
+    #: mode that is off by default should not put its partitions on every cluster.
+    on_demand: bool = False
 
     def kafka_config(self) -> dict[str, str]:
         config = {"cleanup.policy": self.cleanup_policy, "retention.ms": str(self.retention_ms)}
@@ -101,6 +105,19 @@ NOTIFICATIONS_RETRY = TopicSpec(
     retention_ms=30 * DAY_MS,
 )
 
+FETCHER_SOURCES = TopicSpec(
+    role="fetcher_sources",
+    name="mediawatch.fetcher.sources",
+    payload=SourcePolled,
+    key="source_id",
+    description="The fetcher group divides this topic's partitions, and so the sources; "
+    "compacted, it keeps when each source was last polled.",
+    partitions=12,
+    retention_ms=-1,
+    cleanup_policy="compact",
+    on_demand=True,
+)
+
 #: Every topic in the catalogue, by role.
 CATALOGUE: dict[str, TopicSpec] = {
     spec.role: spec
@@ -111,5 +128,6 @@ CATALOGUE: dict[str, TopicSpec] = {
         DEAD_LETTER,
         FETCHER_SEEN,
         NOTIFICATIONS_RETRY,
+        FETCHER_SOURCES,
     )
 }

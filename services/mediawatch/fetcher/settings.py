@@ -83,8 +83,3 @@ class FetcherSettings(ServiceSettings):
         default="mediawatch-fetcher",
         description="Kafka consumer group the fetcher instances share the sources in.",
     )
-    topic_fetcher_sources: str = Field(
-        default="mediawatch.fetcher.sources",
-        description="Compacted topic keyed by source id: its partitions are what the "
-        "fetcher group divides, its records when each source was last polled.",
-    )

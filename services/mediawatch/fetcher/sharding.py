@@ -33,7 +33,7 @@ import logging
 import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.partitioner import murmur2
@@ -41,8 +41,8 @@ from aiokafka.partitioner import murmur2
 from mediawatch.fetcher.sources import Source
 from mediawatch.runtime.kafka import consumer, ensure_topics, topic_partitions
 from mediawatch.runtime.lag import observe_lag
-from mediawatch.schemas import ArticleFetched, Event, cloudevent_headers
-from mediawatch.schemas.topics import TopicSpec
+from mediawatch.schemas import ArticleFetched, SourcePolled, cloudevent_headers
+from mediawatch.schemas.topics import FETCHER_SOURCES
 
 if TYPE_CHECKING:
     from mediawatch.fetcher.service import Fetcher
@@ -52,33 +52,6 @@ CE_SOURCE = "/mediawatch/fetcher"
 #: How far before the old owner's last pass start the articles topic is read: margin for
 #: the clocks of two hosts.
 CLOCK_MARGIN_S = 60.0
-
-
-class SourcePolled(Event):
-    """An instance starts a pass over a source at ``polled_at``; the compacted sources topic
-    keeps the newest record of each source id."""
-
-    event_name: ClassVar[str] = "SourcePolled"
-
-    source_id: str
-    polled_at: datetime
-    instance: str
-
-    def event_id(self) -> str:
-        return f"{self.source_id}:{self.polled_at.isoformat()}"
-
-
-FETCHER_SOURCES = TopicSpec(
-    role="fetcher_sources",
-    name="mediawatch.fetcher.sources",
-    payload=SourcePolled,
-    key="source_id",
-    description="The fetcher group divides this topic's partitions, and so the sources; "
-    "compacted, it keeps when each source was last polled.",
-    partitions=12,
-    retention_ms=-1,
-    cleanup_policy="compact",
-)
 
 
 def partition_of(source_id: str, partitions: int) -> int:

@@ -107,12 +107,14 @@ async def ensure_topics(
     *,
     timeout_s: float = 60.0,
 ) -> list[str]:
-    """Create every catalogue topic that does not exist yet; return the names created.
+    """Create every catalogue topic (but those created on demand) that does not exist yet,
+    or the ``specs`` given; return the names created.
 
     Idempotent: topics that exist are left as they are. Retries while the broker is still
     starting, so services may be started before the broker answers.
     """
-    wanted = {settings.topic_name(spec.role): spec for spec in (specs or CATALOGUE.values())}
+    chosen = specs or [spec for spec in CATALOGUE.values() if not spec.on_demand]
+    wanted = {settings.topic_name(spec.role): spec for spec in chosen}
     deadline = asyncio.get_running_loop().time() + timeout_s
     while True:
         admin = AIOKafkaAdminClient(**client_options(settings), request_timeout_ms=15000)

@@ -75,6 +75,11 @@ class KafkaSettings(BaseSettings):
         default="mediawatch.notifications.retry",
         description="Topic of NotificationFailed records the alerter retries.",
     )
+    topic_fetcher_sources: str = Field(
+        default="mediawatch.fetcher.sources",
+        description="Compacted topic of SourcePolled records keyed by source id: its "
+        "partitions are what the fetcher group divides (MEDIAWATCH_SHARD_SOURCES).",
+    )
 
     @model_validator(mode="after")
     def _security_is_complete(self) -> Self:
