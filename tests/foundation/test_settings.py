@@ -47,4 +47,5 @@ def test_topics_under_a_prefix_and_the_environment_that_reproduces_them() -> Non
     env = settings.environment()
     assert env["MEDIAWATCH_KAFKA_BOOTSTRAP"] == "k:9092"
     assert env["MEDIAWATCH_TOPIC_FETCHER_SEEN"] == "run.42.fetcher.seen"
-    assert len([name for name in env if name.startswith("MEDIAWATCH_TOPIC_")]) == 6
+    assert env["MEDIAWATCH_TOPIC_FETCHER_SOURCES"] == "run.42.fetcher.sources"
+    assert len([name for name in env if name.startswith("MEDIAWATCH_TOPIC_")]) == 7
