@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer
 
 from mediawatch.fetcher.identity import hamming
+from mediawatch.runtime.following import follow, read_batch
 from mediawatch.runtime.kafka import consumer
-from mediawatch.runtime.lag import observe_lag
 from mediawatch.runtime.settings import ServiceSettings
 from mediawatch.schemas import ArticleSeen
 
@@ -119,14 +119,7 @@ class SeenStore:
         #: Notified after every poll of the follower task, for :meth:`caught_up`.
         self._progress = asyncio.Condition()
 
-    def learn(self, payload: bytes | None) -> None:
-        if payload is None:
-            return
-        try:
-            seen = ArticleSeen.from_json(payload)
-        except ValueError as exc:
-            log.warning("unreadable seen record skipped", extra={"error": str(exc)})
-            return
+    def learn(self, seen: ArticleSeen) -> None:
         self.index.add(
             Known(seen.article_id, seen.content_hash, int(seen.simhash, 16), seen.duplicate_of)
         )
@@ -139,17 +132,24 @@ class SeenStore:
         self._consumer = client
         async with asyncio.timeout(timeout_s):
             while not client.assignment():  # without a group every partition is assigned
-                await self._poll(client, timeout_ms=100)
+                await read_batch(client, ArticleSeen, self.learn, timeout_ms=100)
             assigned = sorted(client.assignment())
             ends = await client.end_offsets(assigned)
             while True:
                 positions = [await client.position(tp) for tp in assigned]
                 if all(pos >= ends[tp] for pos, tp in zip(positions, assigned, strict=True)):
                     break
-                await self._poll(client)
+                await read_batch(client, ArticleSeen, self.learn)
         self.loaded = True
         log.info("seen-state loaded", extra={"articles": len(self.index), "topic": topic})
-        self._task = asyncio.create_task(self._follow(client), name="seen-follow")
+        following = follow(
+            client,
+            ArticleSeen,
+            self.learn,
+            service=self.settings.service_name,
+            after_poll=self._polled,
+        )
+        self._task = asyncio.create_task(following, name="seen-follow")
 
     async def caught_up(self, timeout_s: float = 60.0) -> None:
         """Wait until every seen record on the topic when called has been learnt: before an
@@ -164,24 +164,9 @@ class SeenStore:
                 async with self._progress:  # the follower task reads; we watch its positions
                     await self._progress.wait()
 
-    async def _poll(self, client: AIOKafkaConsumer, timeout_ms: int = 500) -> None:
-        batches = await client.getmany(timeout_ms=timeout_ms, max_records=5000)
-        for records in batches.values():
-            for record in records:
-                self.learn(record.value)
-
-    async def _follow(self, client: AIOKafkaConsumer) -> None:
-        while True:
-            try:
-                await self._poll(client)
-                async with self._progress:
-                    self._progress.notify_all()
-                await observe_lag(client, self.settings.service_name)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("following the seen topic failed; retrying")
-                await asyncio.sleep(1.0)
+    async def _polled(self) -> None:
+        async with self._progress:
+            self._progress.notify_all()
 
     async def stop(self) -> None:
         if self._task is not None:

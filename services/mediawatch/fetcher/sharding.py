@@ -39,8 +39,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.partitioner import murmur2
 
 from mediawatch.fetcher.sources import Source
+from mediawatch.runtime.following import follow
 from mediawatch.runtime.kafka import consumer, ensure_topics, topic_partitions
-from mediawatch.runtime.lag import observe_lag
 from mediawatch.schemas import ArticleFetched, SourcePolled, cloudevent_headers
 from mediawatch.schemas.topics import FETCHER_SOURCES
 
@@ -112,7 +112,14 @@ class SourceMembership:
         self.fetcher.before_pass = self.record_pass
         client.subscribe([self.topic], listener=_Rebalance(self))
         await client.start()
-        self._task = asyncio.create_task(self._follow(client), name="fetcher-group")
+        following = follow(
+            client,
+            SourcePolled,
+            self._learn,
+            service=self.settings.service_name,
+            after_poll=lambda: self._take_caught_up(client),
+        )
+        self._task = asyncio.create_task(following, name="fetcher-group")
         log.info(
             "joining the fetcher group",
             extra={"group": self.settings.fetcher_group_id, "instance": self.instance},
@@ -163,29 +170,7 @@ class SourceMembership:
         self._catching_up.update({tp: ends[tp] for tp in fresh})
 
     # -- following the topic ----------------------------------------------------------------
-    async def _follow(self, client: AIOKafkaConsumer) -> None:
-        while True:
-            try:
-                batches = await client.getmany(timeout_ms=500, max_records=5000)
-                for records in batches.values():
-                    for record in records:
-                        self._learn(record.value)
-                await self._take_caught_up(client)
-                await observe_lag(client, self.settings.service_name)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("following the sources topic failed; retrying")
-                await asyncio.sleep(1.0)
-
-    def _learn(self, payload: bytes | None) -> None:
-        if payload is None:
-            return
-        try:
-            polled = SourcePolled.from_json(payload)
-        except ValueError as exc:
-            log.warning("unreadable sources record skipped", extra={"error": str(exc)})
-            return
+    def _learn(self, polled: SourcePolled) -> None:
         moment = polled.polled_at.timestamp()
         self.last_polled[polled.source_id] = max(moment, self.last_polled.get(polled.source_id, 0))
 
