@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from mediawatch.runtime.errors import OnError, policy_of
+from mediawatch.runtime.errors import policy_of
 from mediawatch.runtime.settings import ServiceSettings, load_settings
 from mediawatch.runtime.streaming import EventPipe, Output, make_app, raw_topic
 from mediawatch.runtime.worker import run_worker
@@ -42,7 +42,7 @@ EventPipe(
     handler=relay,
     dead_letters=dead_letters,
     name="relay",
-    on_error=policy_of(OnError(settings.on_error)),
+    on_error=policy_of(settings.on_error),
 )
 
 if late_topic := os.environ.get("RELAY_LATE_TOPIC"):

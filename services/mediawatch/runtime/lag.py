@@ -37,8 +37,8 @@ class _Consumer(Protocol):
     async def position(self, tp: TopicPartition) -> int | None: ...
 
 
-async def observe_lag(consumer: _Consumer, service: str) -> dict[str, int]:
-    """Set the gauge per topic from the consumer's assigned partitions; returns what it set.
+async def observe_lag(consumer: _Consumer, service: str) -> None:
+    """Set the gauge per topic from the consumer's assigned partitions.
 
     A partition whose high watermark or position is not known yet (just assigned, no fetch
     yet) is left out rather than counted as zero lag for its topic."""
@@ -54,7 +54,6 @@ async def observe_lag(consumer: _Consumer, service: str) -> dict[str, int]:
     for topic, lag in lags.items():
         if topic not in unknown:
             CONSUMER_LAG.labels(service, topic).set(lag)
-    return {t: n for t, n in lags.items() if t not in unknown}
 
 
 def install_lag_timer(app: Any, service: str) -> None:

@@ -13,6 +13,8 @@ from typing import Literal, Self, TypeVar
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mediawatch.runtime.errors import OnError
+
 ENV_PREFIX = "MEDIAWATCH_"
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -144,8 +146,8 @@ class ServiceSettings(KafkaSettings):
         description="Session timeout of a stream service's consumer group: how soon a crashed "
         "worker's partitions move to the others (faust's default is 60 s).",
     )
-    on_error: Literal["dead_letter", "skip", "raise"] = Field(
-        default="dead_letter",
+    on_error: OnError = Field(
+        default=OnError.DEAD_LETTER,
         description="What a stream does with a record it cannot decode or handle: dead_letter "
         "(to the dead-letter topic with the reason, and on), skip (count, log, and on) or "
         "raise (stop the service before the record is committed; it is read again on restart).",

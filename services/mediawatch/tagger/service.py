@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import faust
 from prometheus_client import Counter, Histogram
 
-from mediawatch.runtime.errors import OnError, policy_of
+from mediawatch.runtime.errors import policy_of
 from mediawatch.runtime.settings import load_settings
 from mediawatch.runtime.streaming import EventPipe, Output, make_app, raw_topic
 from mediawatch.runtime.worker import run_worker
@@ -69,5 +69,5 @@ def build_pipe(
         dead_letters=raw_topic(app, settings.topic_deadletter),
         name="tag-articles",
         concurrency=settings.concurrency,
-        on_error=policy_of(OnError(settings.on_error)),
+        on_error=policy_of(settings.on_error),
     )
