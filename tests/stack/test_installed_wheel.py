@@ -21,13 +21,12 @@ import sysconfig
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from mediawatch.runtime.settings import KafkaSettings
-from mediawatch.stack.broker import free_port
 from tests.support.environment import REPOSITORY, settings_environment
 from tests.support.stack import free_offset, records_on
+from tests.support.workers import ServiceProcess, start_ready
 
 pytestmark = [pytest.mark.slow]
 
@@ -123,46 +122,22 @@ def test_tag_and_rules_check_run_with_their_defaults(installed: Installed) -> No
     assert ": ok" in checked.stdout
 
 
-async def _ready(port: int, process: asyncio.subprocess.Process, deadline_s: float) -> bool:
-    """Poll /readyz until it answers 200; False if the process ends or the deadline passes."""
-    loop = asyncio.get_running_loop()
-    until = loop.time() + deadline_s
-    async with httpx.AsyncClient(timeout=2) as client:
-        while loop.time() < until and process.returncode is None:
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
-                    return True
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.5)
-    return False
-
-
 @pytest.mark.kafka
 @pytest.mark.parametrize("service", ["fetcher", "tagger", "alerter"])
 async def test_each_service_becomes_ready_with_its_defaults(
     installed: Installed, kafka_settings: KafkaSettings, tmp_path: Path, service: str
 ) -> None:
-    port = free_port()
     env = installed.environment(
-        settings_environment(kafka_settings)
-        | {"MEDIAWATCH_HTTP_PORT": str(port), "MEDIAWATCH_STATE_DIR": str(tmp_path)}
+        settings_environment(kafka_settings) | {"MEDIAWATCH_STATE_DIR": str(tmp_path)}
     )
-    process = await asyncio.create_subprocess_exec(
-        str(installed.mediawatch), service, "run", cwd=installed.cwd, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    worker = ServiceProcess(
+        [service, "run"], env, tmp_path / f"{service}.log",
+        executable=installed.mediawatch, cwd=installed.cwd,
     )  # fmt: skip
     try:
-        ready = await _ready(port, process, deadline_s=180)
+        await start_ready(worker, timeout_s=180)
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            output = (await asyncio.wait_for(process.communicate(), timeout=60))[0].decode()
-        except TimeoutError:
-            process.kill()
-            output = (await process.communicate())[0].decode()
-    assert ready, output[-4000:]
+        worker.stop()
 
 
 @pytest.mark.kafka

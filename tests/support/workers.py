@@ -17,8 +17,9 @@ from mediawatch.stack.broker import free_port
 
 
 class ServiceProcess:
-    """One ``mediawatch ...`` child (or, with ``script``, ``python script ...``) with its own
-    HTTP port and log file."""
+    """One ``mediawatch ...`` child (or, with ``script``, ``python script ...``; with
+    ``executable``, an installed ``mediawatch`` command run in ``cwd`` with ``env`` alone)
+    with its own HTTP port and log file."""
 
     def __init__(
         self,
@@ -28,19 +29,28 @@ class ServiceProcess:
         *,
         http_port: int = 0,
         script: Path | None = None,
+        executable: Path | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.args = list(args)
-        self.command = [str(script)] if script else ["-m", "mediawatch.cli.main"]
+        if executable is not None:
+            self.command = [str(executable)]
+        else:
+            module = [str(script)] if script else ["-m", "mediawatch.cli.main"]
+            self.command = [sys.executable, *module]
         self.http_port = http_port or free_port()
-        self.env = os.environ | env | {"MEDIAWATCH_HTTP_PORT": str(self.http_port)}
+        inherited = {} if executable is not None else dict(os.environ)
+        self.env = inherited | env | {"MEDIAWATCH_HTTP_PORT": str(self.http_port)}
+        self.cwd = cwd
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServiceProcess:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, *self.command, *self.args],
+            [*self.command, *self.args],
             env=self.env,
+            cwd=self.cwd,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
