@@ -10,11 +10,9 @@ pointed into the checkout (``deploy/config/...``, ``parents[3]``) fails here.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
@@ -25,7 +23,7 @@ import pytest
 
 from mediawatch.runtime.settings import KafkaSettings
 from tests.support.environment import REPOSITORY, settings_environment
-from tests.support.stack import free_offset, records_on
+from tests.support.stack import interrupt, start_up, tagged_while_running
 from tests.support.workers import ServiceProcess, start_ready
 
 pytestmark = [pytest.mark.slow]
@@ -144,29 +142,15 @@ async def test_each_service_becomes_ready_with_its_defaults(
 async def test_up_runs_the_samples_from_the_wheel(
     installed: Installed, kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
-    env = installed.environment(settings_environment(kafka_settings))
-    env["MEDIAWATCH_TOPIC_NOTIFICATIONS_RETRY"] = f"{kafka_settings.topic_alerts}.retry"
-    process = await asyncio.create_subprocess_exec(
-        str(installed.mediawatch), "up", "--no-broker", "--state-dir", str(tmp_path / "state"),
-        "--feed-port", "0", "--port-offset", str(free_offset()), "--stop-timeout", "30",
-        cwd=installed.cwd, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    process = await start_up(
+        [str(installed.mediawatch)], kafka_settings, tmp_path / "state",
+        env=installed.environment(), cwd=installed.cwd,
     )  # fmt: skip
-    before = await records_on(kafka_settings, kafka_settings.topic_articles_tagged)
-    tagged = before
-    loop = asyncio.get_running_loop()
-    until = loop.time() + 240
-    while loop.time() < until and process.returncode is None:
-        tagged = await records_on(kafka_settings, kafka_settings.topic_articles_tagged)
-        if tagged >= before + 5:
-            break
-        await asyncio.sleep(0.5)
+    tagged = await tagged_while_running(process, kafka_settings, 5, bound_s=240)
     still_running = process.returncode is None
-    if still_running:
-        process.send_signal(signal.SIGINT)
-    output = (await asyncio.wait_for(process.communicate(), timeout=180))[0].decode()
+    output = await interrupt(process)
     assert still_running, output[-4000:]
-    assert tagged >= before + 5, output[-4000:]
+    assert tagged >= 5, output[-4000:]
     assert process.returncode == 0, output[-4000:]
     assert "mediawatch stopped." in output
 

@@ -5,49 +5,32 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 from pathlib import Path
 
 import pytest
 
 from mediawatch.runtime.settings import KafkaSettings
-from tests.support.environment import REPOSITORY, settings_environment
-from tests.support.stack import free_offset, records_on
+from tests.support.environment import REPOSITORY
+from tests.support.stack import interrupt, start_up, tagged_while_running
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 MEDIAWATCH = [sys.executable, "-c", "from mediawatch.cli.main import main; main()"]
 
 
-async def start_up(
-    settings: KafkaSettings, tmp_path: Path, *args: str
-) -> asyncio.subprocess.Process:
-    env = {**os.environ, **settings_environment(settings), "COLUMNS": "200"}
-    env["MEDIAWATCH_TOPIC_NOTIFICATIONS_RETRY"] = f"{settings.topic_alerts}.retry"
-    return await asyncio.create_subprocess_exec(
-        *MEDIAWATCH, "up", "--no-broker", "--state-dir", str(tmp_path / "state"),
-        "--feed-port", "0", "--port-offset", str(free_offset()), "--stop-timeout", "30", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
-        cwd=REPOSITORY,
-    )  # fmt: skip
+async def up(settings: KafkaSettings, tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
+    state = tmp_path / "state"
+    return await start_up(MEDIAWATCH, settings, state, *args, env=dict(os.environ), cwd=REPOSITORY)
 
 
 async def test_up_tags_the_samples_and_stops_on_sigint(
     kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
-    process = await start_up(kafka_settings, tmp_path)
-    tagged = 0
-    for _ in range(200):  # a bound against hangs (fails with the logs), not a measured time
-        if process.returncode is not None:
-            break
-        tagged = await records_on(kafka_settings, kafka_settings.topic_articles_tagged)
-        if tagged >= 5:
-            break
-        await asyncio.sleep(0.5)
+    process = await up(kafka_settings, tmp_path)
+    tagged = await tagged_while_running(process, kafka_settings, 5, bound_s=100)
     still_running = process.returncode is None
-    process.send_signal(signal.SIGINT)
-    output = (await asyncio.wait_for(process.communicate(), timeout=180))[0].decode()
+    output = await interrupt(process)
     logs = tmp_path / "state" / "logs"
     detail = output + "".join(
         f"\n--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(logs.glob("*.log"))
@@ -71,7 +54,7 @@ async def test_up_tags_the_samples_and_stops_on_sigint(
 async def test_up_stops_by_itself_after_duration(
     kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
-    process = await start_up(kafka_settings, tmp_path, "--duration", "1", "--no-feed")
+    process = await up(kafka_settings, tmp_path, "--duration", "1", "--no-feed")
     output = (await asyncio.wait_for(process.communicate(), timeout=240))[0].decode()
     assert process.returncode == 0, output
     assert "duration reached" in output

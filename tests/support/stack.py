@@ -1,12 +1,18 @@
-"""Helpers of the ``mediawatch up`` tests: a free block of service ports, records on a topic."""
+"""Helpers of the ``mediawatch up`` tests: starting ``up`` on the session broker, waiting for
+tagged articles, and stopping it with SIGINT as a user would."""
 
 from __future__ import annotations
 
+import asyncio
 import random
+import signal
+from collections.abc import Sequence
+from pathlib import Path
 
 from mediawatch.runtime.kafka import consumer, topic_partitions
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.stack.broker import port_answers
+from tests.support.environment import settings_environment
 
 
 def free_offset() -> int:
@@ -30,3 +36,45 @@ async def records_on(settings: KafkaSettings, topic: str) -> int:
         return int(sum(ends.values()))
     finally:
         await client.stop()
+
+
+async def start_up(
+    command: Sequence[str],
+    settings: KafkaSettings,
+    state_dir: Path,
+    *args: str,
+    env: dict[str, str],
+    cwd: Path,
+) -> asyncio.subprocess.Process:
+    """``mediawatch up`` (``command`` runs the CLI) against the session broker."""
+    env = env | settings_environment(settings) | {"COLUMNS": "200"}
+    env["MEDIAWATCH_TOPIC_NOTIFICATIONS_RETRY"] = f"{settings.topic_alerts}.retry"
+    return await asyncio.create_subprocess_exec(
+        *command, "up", "--no-broker", "--state-dir", str(state_dir),
+        "--feed-port", "0", "--port-offset", str(free_offset()), "--stop-timeout", "30", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=cwd,
+    )  # fmt: skip
+
+
+async def tagged_while_running(
+    process: asyncio.subprocess.Process, settings: KafkaSettings, wanted: int, bound_s: float
+) -> int:
+    """Articles tagged since the call, polled until ``wanted`` of them, the process ends, or
+    ``bound_s`` passes (a bound against hangs, not a measured time)."""
+    before = await records_on(settings, settings.topic_articles_tagged)
+    tagged = 0
+    loop = asyncio.get_running_loop()
+    until = loop.time() + bound_s
+    while loop.time() < until and process.returncode is None:
+        tagged = await records_on(settings, settings.topic_articles_tagged) - before
+        if tagged >= wanted:
+            break
+        await asyncio.sleep(0.5)
+    return tagged
+
+
+async def interrupt(process: asyncio.subprocess.Process, timeout_s: float = 180) -> str:
+    """SIGINT (if it still runs), then everything it printed."""
+    if process.returncode is None:
+        process.send_signal(signal.SIGINT)
+    return (await asyncio.wait_for(process.communicate(), timeout=timeout_s))[0].decode()
