@@ -311,6 +311,25 @@ async def test_client_retries_429_and_5xx() -> None:
     assert broken.value.status == 500 and site.hits["/broken.xml"] == 4  # 1 + 3 retries
 
 
+async def test_a_failure_after_retries_names_every_way_the_tries_failed() -> None:
+    """A 500 then no answer ends as the timeout it last was, and the message still says that
+    the server answered 500 before: under load the fault suite's feed-http-500 once read as
+    a bare timeout."""
+    async with serve_site() as site:
+        client = PoliteClient(fast_settings(retry_attempts=1, total_timeout_s=0.5))
+        try:
+            with pytest.raises(FetchError) as caught:
+                await client.get(f"{site.base}/failing-then-silent")
+            with pytest.raises(FetchError) as same_each_time:
+                await client.get(f"{site.base}/broken.xml")
+        finally:
+            await client.aclose()
+    assert caught.value.kind == "timeout"
+    assert str(caught.value).startswith("timeout: the request took too long")
+    assert "earlier tries: HTTP 500" in str(caught.value)
+    assert str(same_each_time.value) == f"HTTP 500 ({site.base}/broken.xml)"
+
+
 async def test_client_refuses_slow_huge_bombs_and_loops() -> None:
     async with serve_site() as site:
         client = PoliteClient(fast_settings(retry_attempts=0))

@@ -189,6 +189,13 @@ def build_app(site: Site) -> web.Application:
             return web.Response(status=503)
         return await news_for(request, "library")
 
+    async def failing_then_silent(request: web.Request) -> web.Response:
+        """A 500 first, then no answer in time: the server of the fault suite's
+        feed-http-500 as it behaved on a loaded machine."""
+        if site.hits[request.path] == 1:
+            return web.Response(status=500, text="internal error")
+        return await slow(request)
+
     async def news_for(request: web.Request, slug: str) -> web.Response:
         title, paragraphs = ARTICLES[slug]
         return web.Response(text=page(title, paragraphs), content_type="text/html")
@@ -264,6 +271,7 @@ def build_app(site: Site) -> web.Application:
     app.router.add_get("/flaky", flaky)
     app.router.add_get("/broken.xml", broken)
     app.router.add_get("/slow", slow)
+    app.router.add_get("/failing-then-silent", failing_then_silent)
     app.router.add_get("/huge", huge)
     app.router.add_get("/bomb", bomb)
     app.router.add_get("/malformed.xml", malformed)

@@ -50,6 +50,7 @@ class FetchError(Exception):
         retry_after: float | None = None,
     ) -> None:
         super().__init__(f"{message} ({url})")
+        self.message = message
         self.kind = kind
         self.url = url
         self.status = status
@@ -253,19 +254,41 @@ class PoliteClient:
     ) -> FetchResult:
         """GET ``url`` following redirects; 304 comes back as a result with ``not_modified``.
 
-        Raises :class:`FetchError` for everything else that is not a 2xx answer.
+        Raises :class:`FetchError` for everything else that is not a 2xx answer. When the
+        tries failed in different ways (a 500, then no answer), the error is the last one's,
+        and its message also names the earlier ones: the user sees everything that went wrong.
         """
         attempts = 1 + (self.settings.retry_attempts if retries is None else retries)
         started = time.monotonic()
+        earlier: list[str] = []
+
+        def remember(state: RetryCallState) -> None:
+            failure = state.outcome.exception() if state.outcome is not None else None
+            if isinstance(failure, FetchError):
+                earlier.append(failure.message)
+
         retrying = AsyncRetrying(
             stop=stop_after_attempt(attempts),
             wait=self._backoff,
             retry=retry_if_exception(_retryable),
+            before_sleep=remember,
             reraise=True,  # the caller sees our FetchError, not tenacity's RetryError
         )
-        async for attempt in retrying:
-            with attempt:
-                result = await self._follow(url, conditional=conditional, accept=accept)
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    result = await self._follow(url, conditional=conditional, accept=accept)
+        except FetchError as last:
+            others = [message for message in dict.fromkeys(earlier) if message != last.message]
+            if not others:
+                raise
+            raise FetchError(
+                last.kind,
+                f"{last.message}; earlier tries: {', '.join(others)}",
+                url=last.url,
+                status=last.status,
+                retry_after=last.retry_after,
+            ) from None
         result.elapsed_s = time.monotonic() - started
         return result
 
