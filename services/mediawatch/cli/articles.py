@@ -20,7 +20,7 @@ from mediawatch.schemas import ArticleTagged, Evidence
 from mediawatch.tagger.settings import TaggerSettings
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # a path in an error stays on one line
 
 
 def _highlight(sentence: str, offset: int, spans: list[Evidence]) -> Text:

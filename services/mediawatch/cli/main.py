@@ -36,7 +36,7 @@ register_alerter(app)
 register_stack(app)
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # a path in an error stays on one line
 
 
 def _local_kafka(state_dir: Path | None, port: int | None) -> LocalKafka:

@@ -17,7 +17,7 @@ from mediawatch.schemas import ArticleTagged
 from mediawatch.tagger.settings import TaggerSettings
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # a path in an error stays on one line
 
 tagger_app = typer.Typer(help="The tagger service.", no_args_is_help=True)
 themes_app = typer.Typer(help="Theme catalogues.", no_args_is_help=True)
