@@ -465,3 +465,36 @@ async def test_a_rule_input_that_fails_is_dead_lettered_and_the_partition_moves_
                        error_type="ValueError") == 1.0  # fmt: skip
     finally:
         worker.stop()
+
+
+async def test_the_skip_policy_holds_for_both_of_the_alerters_streams(
+    kafka_settings: KafkaSettings, tmp_path: Path
+) -> None:
+    """MEDIAWATCH_ON_ERROR=skip is the alerter's choice too, on the articles it reads and on
+    its internal rule inputs: the bad records are counted and left, nothing is dead-lettered,
+    and the good article after them still alerts."""
+    await ensure_topics(kafka_settings)
+    rule = {"id": "sk", "condition": {"themes": ["brics"]}}
+    app_id = f"al-{uuid.uuid4().hex[:6]}"
+    worker = await _start(
+        _worker(kafka_settings, tmp_path, [rule], app_id, MEDIAWATCH_ON_ERROR="skip")
+    )
+    matches_topic = f"{app_id}-rule-matches"
+    try:
+        await produce(kafka_settings, matches_topic, [(b"sk", b'{"kind":"rewind"}', None)])
+        await produce(kafka_settings, kafka_settings.topic_articles_tagged, [(b"s", b"{", None)])
+        await _produce_tagged(kafka_settings, [tagged("ok", at(0), themes=("brics",))], b"s")
+        found = await read_topic(
+            kafka_settings, kafka_settings.topic_alerts, until=lambda r: len(r) >= 1
+        )
+        assert [Alert.from_json(r.value or b"").alert_id for r in found] == ["sk:ok"]
+        skipped = "mediawatch_records_skipped_total"
+        exposition = worker.metrics()
+        for topic in (matches_topic, kafka_settings.topic_articles_tagged):
+            counted = _sample(exposition, skipped, service="alerter", topic=topic, step="decode")
+            assert counted == 1.0, (topic, worker.log_tail())
+        letters = [line for line in exposition.splitlines()
+                   if line.startswith("mediawatch_dead_letters_total{")]  # fmt: skip
+        assert letters == [], letters
+    finally:
+        worker.stop()

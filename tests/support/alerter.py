@@ -7,7 +7,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mediawatch.alerter.engine import Tick, encode_rule_input
+from mediawatch.alerter.engine import Tick, decode_rule_input, encode_rule_input
 from mediawatch.alerter.evaluator import RuleEvaluator
 from mediawatch.alerter.rules import Rule
 from mediawatch.alerter.state import RuleState
@@ -126,7 +126,7 @@ class Runner:
         async def publish(alert: Alert) -> None:
             published.append(alert)
 
-        evaluation = await self.evaluator.process(payload, publish)
+        evaluation = await self.evaluator.apply(decode_rule_input(payload), publish)
         if evaluation is not None:
             self.suppressed += evaluation.suppressed
         self.alerts += published

@@ -185,6 +185,18 @@ def encode_rule_input(rule_input: RuleMatch | Tick) -> bytes:
     return rule_input.to_json()
 
 
+RuleInput = RuleMatch | Tick
+
+
+class RuleInputDecoder:
+    """The decoder of the ``<app_id>-rule-matches`` topic for the alerter's event pipe."""
+
+    def decode(self, data: bytes | None) -> RuleInput:
+        if data is None:
+            raise ValueError("a rule input record has no value")
+        return decode_rule_input(data)
+
+
 def decode_rule_input(payload: bytes) -> RuleMatch | Tick:
     """A record of the ``<app_id>-rule-matches`` topic; a ValueError names what is wrong
     with one that is not (the field and the value)."""

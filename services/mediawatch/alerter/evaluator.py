@@ -21,7 +21,7 @@ from typing import Any
 
 from mediawatch.alerter import metrics
 from mediawatch.alerter.counted import SEEN_MEMORY, SWEEP_EVERY, CountedArticles
-from mediawatch.alerter.engine import CompiledRule, RuleMatch, decode_rule_input, match_article
+from mediawatch.alerter.engine import CompiledRule, RuleInput, RuleMatch, match_article
 from mediawatch.alerter.rules import Rule
 from mediawatch.alerter.state import Evaluation, RuleState, WindowState, state_of
 from mediawatch.schemas import Alert, ArticleTagged
@@ -61,14 +61,13 @@ class RuleEvaluator:
         """The rule's state as stored now (a fresh one if none is)."""
         return state_of(self.rules[rule_id], self.states.get(rule_id))
 
-    async def process(
-        self, payload: bytes, publish: Publish, *, emitted: datetime | None = None
+    async def apply(
+        self, rule_input: RuleInput, publish: Publish, *, emitted: datetime | None = None
     ) -> Evaluation | None:
         """Step 2: apply one record of the rule-matches topic, publish its alerts, write the
         tables; None for a record of a rule that is no longer in the rules file. A record
-        that cannot be decoded or applied raises before anything is published or written.
+        that cannot be applied raises before anything is published or written.
         ``emitted`` stamps the alerts (default: the rule's event time)."""
-        rule_input = decode_rule_input(payload)
         rule = self.rules.get(rule_input.rule_id)
         if rule is None:
             return None

@@ -22,17 +22,22 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import faust
 
 from mediawatch.alerter import metrics
 from mediawatch.alerter.delivery import Delivery
-from mediawatch.alerter.engine import RuleMatch, Tick, encode_rule_input
+from mediawatch.alerter.engine import (
+    RuleInput,
+    RuleInputDecoder,
+    RuleMatch,
+    Tick,
+    encode_rule_input,
+)
 from mediawatch.alerter.evaluator import RuleEvaluator
 from mediawatch.alerter.rules import DigestMode, RuleSet, load_rules
 from mediawatch.alerter.settings import AlerterSettings
-from mediawatch.runtime.deadletter import dead_letter_for
+from mediawatch.runtime.errors import policy_of
 from mediawatch.runtime.settings import load_settings
 from mediawatch.runtime.streaming import (
     EventPipe,
@@ -86,6 +91,7 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
             await _send_rule_input(matches_topic, found)
         return []
 
+    on_error = policy_of(settings.on_error)
     EventPipe(
         app,
         service=settings.service_name,
@@ -94,6 +100,7 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
         handler=match,
         dead_letters=dead_letters,
         name="match-articles",
+        on_error=on_error,
     )
 
     async def publish(alert: Alert) -> None:
@@ -108,22 +115,22 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
             extra={"alert_id": alert.alert_id, "rule": alert.rule_id, "mode": alert.mode.value},
         )
 
-    async def dead_letter(message: Any, error: Exception) -> None:
-        """Give up on one rule input, as the stream services' EventPipe does."""
-        key, letter = dead_letter_for(message, error, settings.service_name)
-        await send_durably(Output(dead_letters, key, letter), source=source)
+    async def evaluate(rule_input: RuleInput) -> Sequence[Output]:
+        # Windows run on event time; fired_at is when the alert is emitted.
+        await evaluator.apply(rule_input, publish, emitted=datetime.now(UTC))
+        await app.producer.flush()  # the tables on Kafka before the offset is committed
+        return []
 
-    @app.agent(matches_topic, name="evaluate-rules")
-    async def evaluate(stream: faust.StreamT[Any]) -> None:
-        async for record in stream.events():
-            try:
-                # Windows run on event time; fired_at is when the alert is emitted.
-                await evaluator.process(record.message.value, publish, emitted=datetime.now(UTC))
-            except Exception as exc:  # one bad record must not stall the rule partition
-                log.exception("rule evaluation failed", extra={"offset": record.message.offset})
-                await dead_letter(record.message, exc)
-                continue
-            await app.producer.flush()  # the tables on Kafka before the offset is committed
+    EventPipe(
+        app,
+        service=settings.service_name,
+        source=matches_topic,
+        event_type=RuleInputDecoder(),
+        handler=evaluate,
+        dead_letters=dead_letters,
+        name="evaluate-rules",
+        on_error=on_error,
+    )
 
     # Digest rules need the timer to publish on schedule, rules with a cooldown to publish the
     # summary of their held matches when no later match arrives.

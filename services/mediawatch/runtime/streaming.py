@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import faust
 from prometheus_client import Counter
@@ -41,6 +41,7 @@ from mediawatch.schemas.topics import CATALOGUE
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
+E_co = TypeVar("E_co", bound=Event, covariant=True)
 
 RECORDS_PROCESSED_TOTAL = Counter(
     "mediawatch_records_processed_total",
@@ -131,11 +132,20 @@ async def send_bytes_durably(
 Handler = Callable[[E], Awaitable[Sequence[Output]]]
 
 
+class Decoder(Protocol[E_co]):
+    """Record bytes to one typed event; raises, naming what is wrong, for bytes that are not.
+    :class:`EventCodec` is the decoder of one event type; a topic that carries several (the
+    alerter's rule inputs) brings its own."""
+
+    def decode(self, data: bytes | None) -> E_co: ...
+
+
 Writer = Callable[[Output], Awaitable[None]]
 
 
 class EventPipe(Generic[E]):
-    """Consume one topic as ``event_type``, hand each event to ``handler``, write its
+    """Consume one topic as ``event_type`` (an event class, or a :class:`Decoder` of several),
+    hand each event to ``handler``, write its
     outputs; what cannot be decoded or handled goes where ``on_error`` says (:mod:`errors`;
     by default the dead-letter topic).
 
@@ -148,7 +158,7 @@ class EventPipe(Generic[E]):
         *,
         service: str,
         source: faust.TopicT,
-        event_type: type[E],
+        event_type: type[E] | Decoder[E],
         handler: Handler[E],
         dead_letters: faust.TopicT,
         name: str,
@@ -156,7 +166,9 @@ class EventPipe(Generic[E]):
         on_error: ErrorPolicy = dead_letter_every_failure,
     ) -> None:
         self.service = service
-        self.codec: EventCodec[E] = EventCodec(event_type)
+        self.codec: Decoder[E] = (
+            EventCodec(event_type) if isinstance(event_type, type) else event_type
+        )
         self.handler = handler
         self.dead_letters = dead_letters
         self.on_error = on_error
