@@ -40,8 +40,11 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+# Parallel workers, each with its own Kafka broker; work-stealing keeps the long fault tests
+# from queueing behind one another. PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 4
 pytest: setup tools
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 test: lint typecheck pytest
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import re
@@ -169,12 +170,24 @@ class LocalKafka:
         return mvn
 
     def ensure_jars(self) -> Path:
-        """Copy Kafka and its dependencies into ``lib_dir`` once; later calls reuse them."""
+        """Copy Kafka and its dependencies into ``lib_dir`` once; later calls reuse them.
+
+        Several brokers may share one jar cache (parallel test workers, two ``mediawatch up``
+        runs), so the download holds an exclusive lock on the cache: the first one fetches,
+        the others wait and find the cache complete.
+        """
         marker = self.lib_dir / ".complete"
         if marker.exists():
             return self.lib_dir
-        mvn = self.check_maven()
         self.lib_dir.mkdir(parents=True, exist_ok=True)
+        with (self.lib_dir.parent / f".{self.lib_dir.name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not marker.exists():
+                self._download_jars(marker)
+        return self.lib_dir
+
+    def _download_jars(self, marker: Path) -> None:
+        mvn = self.check_maven()
         command = [
             mvn,
             "--batch-mode",
@@ -192,7 +205,6 @@ class LocalKafka:
                 f"{(result.stdout + result.stderr)[-3000:]}"
             )
         marker.write_text(self.version)
-        return self.lib_dir
 
     # -- configuration -------------------------------------------------------------------
 
