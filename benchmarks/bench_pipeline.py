@@ -226,6 +226,8 @@ class StepResult:
     alert_latency_ms: list[float] = field(default_factory=list)
     fired_at_minus_fetched_ms: list[float] = field(default_factory=list)
     cpu_s: dict[str, float] = field(default_factory=dict)
+    idle_cpu_share: dict[str, float] = field(default_factory=dict)
+    evaluated: dict[str, int] = field(default_factory=dict)
     hwm_mib: dict[str, float] = field(default_factory=dict)
     wall_s: float = 0.0
     load_after: str = ""
@@ -409,6 +411,15 @@ async def run_step(
         if broker_pid is not None:
             pids["broker"] = broker_pid
         pids["driver"] = os.getpid()
+        # Idle first: what each process spends with no traffic (heartbeats, fetch polls,
+        # timers), so that the CPU per article can be told apart from the fixed cost.
+        if args.idle_seconds > 0:
+            idle_before = {name: proc_cpu_s(pid) for name, pid in pids.items()}
+            await asyncio.sleep(args.idle_seconds)
+            result.idle_cpu_share = {
+                name: (proc_cpu_s(pid) - idle_before[name]) / args.idle_seconds
+                for name, pid in pids.items()
+            }
         cpu_before = {name: proc_cpu_s(pid) for name, pid in pids.items()}
         wall_started = time.monotonic()
         offer_started_epoch = time.time()
@@ -478,6 +489,10 @@ async def run_step(
         if offer_started_epoch <= tagged_at.timestamp() <= offer_ended_epoch:
             result.tagged_in_window += 1
     result.tagged = len(tagged_ids)
+    # What each process handled: the fetcher and the broker every accepted push, the taggers
+    # (together) and the alerter every tagged article, less what the alerter had left.
+    result.evaluated = {name: result.tagged for name in tagger_names(args.taggers)}
+    result.evaluated["alerter"] = max(0, result.tagged - result.lag_end.get("alerter", 0))
     alert_ids: set[str] = set()
     for value, timestamp_ms in await read_values(settings, settings.topic_alerts):
         event = json.loads(value)
@@ -641,6 +656,21 @@ def print_step(result: StepResult) -> None:
             f"{name} {cpu:.1f} s ({100 * cpu / result.wall_s:.0f}%) {result.hwm_mib[name]:.0f} MiB"
         )
     print(f"   CPU over {result.wall_s:.1f} s (% of one core), peak RSS: " + "; ".join(parts))
+    if result.idle_cpu_share:
+        print(
+            "   idle CPU before the step (% of one core): "
+            + "; ".join(f"{n} {100 * v:.1f}%" for n, v in result.idle_cpu_share.items())
+        )
+    per_article = []
+    for name, cpu in result.cpu_s.items():
+        handled = result.evaluated.get(name, result.accepted)
+        if name == "driver" or not handled:
+            continue
+        above_idle = cpu - result.idle_cpu_share.get(name, 0.0) * result.wall_s
+        per_article.append(
+            f"{name} {1000 * cpu / handled:.2f} ms ({1000 * above_idle / handled:.2f} above idle)"
+        )
+    print("   CPU per article handled: " + "; ".join(per_article))
     print(f"   load average after the step: {result.load_after}")
 
 
@@ -780,6 +810,9 @@ def main() -> None:
         "--taggers", type=int, default=1, help="tagger workers (one consumer group, 6 partitions)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
+    parser.add_argument(
+        "--idle-seconds", type=float, default=10.0, help="idle CPU measured first, per step"
+    )
     parser.add_argument(
         "--relay-records", type=int, default=5000, help="records relayed by each reference"
     )
