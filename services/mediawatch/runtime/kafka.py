@@ -74,7 +74,12 @@ def producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
 
 
 def consumer(settings: KafkaSettings, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
-    options = client_options(settings) | {"enable_auto_commit": False}
+    """A plain consumer with the settings' security and fetch batching, committing by hand."""
+    options = client_options(settings) | {
+        "enable_auto_commit": False,
+        "fetch_min_bytes": settings.kafka_fetch_min_bytes,
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
+    }
     return AIOKafkaConsumer(*topics, **(options | overrides))
 
 

@@ -17,6 +17,10 @@ back (on the fetcher's thread) and drops the rest of that batch. Only when a fre
 from the next offset still starts later (offsets taken by transaction markers, compaction
 or retention) is the gap accepted. faust's own filter is switched off for these partitions;
 changelog partitions, which faust reads during recovery, keep faust's handling.
+
+The same consumer's fetches also wait for a batch (:class:`FetchBatching`, from the
+``MEDIAWATCH_KAFKA_FETCH_*`` settings): with aiokafka's default of one byte, every record
+under load cost a fetch cycle of its own, most of a consumer's CPU.
 """
 
 from __future__ import annotations
@@ -96,6 +100,9 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
         super().__init__(*args, **kwargs)
         self.order = PartitionOrder()
 
+    def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
+        return BatchingConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:  # noqa: ASYNC109 (faust's signature)
         rewound_in_batch: set[TP] = set()
         async for tp, message in super().getmany(timeout):
@@ -135,7 +142,33 @@ class ContiguousConsumer(aiokafka_driver.Consumer):
         await super().on_partitions_revoked(revoked)
 
 
+@dataclass(frozen=True)
+class FetchBatching:
+    """How long and for how many bytes the worker consumer's fetches wait (faust does not
+    expose aiokafka's ``fetch_min_bytes``, and fixes ``fetch_max_wait_ms`` at 1500)."""
+
+    min_bytes: int
+    max_wait_ms: int
+
+
+class BatchingConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    """faust's consumer thread, whose aiokafka consumer fetches in batches
+    (:class:`FetchBatching` of the transport)."""
+
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        batching: FetchBatching | None = getattr(transport, "fetch_batching", None)
+        if batching is not None:
+            # Read by AIOKafkaConsumer.start() when it builds its fetcher (aiokafka 0.13-0.14,
+            # the versions pyproject admits).
+            consumer._fetch_min_bytes = batching.min_bytes
+            consumer._fetch_max_wait_ms = batching.max_wait_ms
+        return consumer
+
+
 class ContiguousTransport(aiokafka_driver.Transport):
-    """The aiokafka transport, creating :class:`ContiguousConsumer` consumers."""
+    """The aiokafka transport, creating :class:`ContiguousConsumer` consumers that fetch as
+    :attr:`fetch_batching` says."""
 
     Consumer = ContiguousConsumer
+    fetch_batching: FetchBatching | None = None

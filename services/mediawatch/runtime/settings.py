@@ -57,6 +57,20 @@ class KafkaSettings(BaseSettings):
     kafka_ssl_key_password: SecretStr | None = Field(
         default=None, description="Password of the client key; never logged."
     )
+    kafka_fetch_min_bytes: int = Field(
+        default=64 * 1024,
+        ge=1,
+        description="A consumer's fetch waits for this many bytes (or the wait below): "
+        "records arrive in batches instead of one fetch per record, which is most of a "
+        "consumer's CPU under load (aiokafka's default is 1).",
+    )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=0,
+        le=1500,
+        description="The longest a fetch waits for kafka_fetch_min_bytes: what a record may "
+        "wait at most on a quiet topic, per consuming hop.",
+    )
     kafka_replication_factor: int = Field(
         default=1, ge=1, description="Replication factor for topics mediawatch creates."
     )

@@ -33,7 +33,7 @@ from mediawatch.runtime.errors import (
 )
 from mediawatch.runtime.kafka import faust_broker_url, faust_credentials
 from mediawatch.runtime.lag import install_lag_timer
-from mediawatch.runtime.ordering import ContiguousTransport
+from mediawatch.runtime.ordering import ContiguousTransport, FetchBatching
 from mediawatch.runtime.settings import ServiceSettings
 from mediawatch.schemas import Event, cloudevent_headers
 from mediawatch.schemas.topics import CATALOGUE
@@ -86,7 +86,11 @@ def make_app(settings: ServiceSettings, app_id: str, **overrides: Any) -> faust.
     }
     options.update(overrides)
     app = faust.App(app_id, **options)
-    app.transport = ContiguousTransport(app.conf.broker_consumer, app)
+    transport = ContiguousTransport(app.conf.broker_consumer, app)
+    transport.fetch_batching = FetchBatching(
+        settings.kafka_fetch_min_bytes, settings.kafka_fetch_max_wait_ms
+    )
+    app.transport = transport
     install_lag_timer(app, settings.service_name)
     return app
 
