@@ -43,6 +43,7 @@ BASE_IMAGE = "mediawatch-engine/bookworm:base"
 BRIDGE = "mwengine0"
 BRIDGE_ADDRESS = "10.213.0.1/24"
 ADDRESS_POOL = "base=10.213.16.0/20,size=24"
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 #: The stand-ins: image name in docker-compose.yml -> directory under deploy/engine/images.
 STAND_INS = {
     "python:3.11-slim": "python",
@@ -378,7 +379,7 @@ class Engine:
             cached.unlink()
         shutil.rmtree(rootfs / "var" / "lib" / "apt" / "lists", ignore_errors=True)
         (rootfs / "var" / "lib" / "apt" / "lists" / "partial").mkdir(parents=True)
-        copies = [Path("/etc/ssl/certs/ca-certificates.crt"), Path("/etc/pip.conf")]
+        copies = [HOST_CA_BUNDLE, Path("/etc/pip.conf")]
         sources = Path("/etc/apt/sources.list.d")
         copies += [p for p in sources.glob("*.sources") if p.is_file()]
         copies += [p for p in sources.glob("*.list") if p.is_file()]
@@ -431,11 +432,13 @@ class Engine:
         return libs
 
     def _context(self, directory: str) -> Path:
-        """The build context of one stand-in: its directory, plus the Kafka jars."""
+        """The build context of one stand-in: its directory, the host's CA bundle and, for
+        Kafka, the jars."""
         source = self.repository / "deploy" / "engine" / "images" / directory
         context = self.state / "contexts" / directory
         shutil.rmtree(context, ignore_errors=True)
         shutil.copytree(source, context, symlinks=True)
+        shutil.copy2(HOST_CA_BUNDLE, context / "host-ca-bundle.crt")
         if directory == "kafka":
             shutil.copytree(
                 self.kafka_libs(), context / "libs", ignore=shutil.ignore_patterns(".*")
