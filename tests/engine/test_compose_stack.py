@@ -95,6 +95,15 @@ def test_the_runtime_image_size(stack: ComposeStack) -> None:
     assert size_mb > 0
 
 
+def test_the_image_tags_a_file_with_its_built_in_catalogues(stack: ComposeStack) -> None:
+    """Defaults that work in the image (issue 14, item 4): no checkout, no network."""
+    output = stack.docker(
+        "run", "--rm", "--network", "none", "--volume", f"{OPED}:/data/oped.txt:ro",
+        "mediawatch:local", "tag", "/data/oped.txt",
+    )  # fmt: skip
+    assert RULE in output, output[-2000:]
+
+
 def test_the_founding_oped_yields_the_indivisible_security_alert(stack: ComposeStack) -> None:
     started = time.monotonic()
     [outcome] = stack.post([oped_article()])

@@ -10,14 +10,16 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.stack.engine import Engine
-from tests.support.deploy import load_compose
+from tests.support.deploy import COMPOSE_FILE
 from tests.support.environment import REPOSITORY
 from tests.support.kafka_io import Record, read_all
 
@@ -37,13 +39,18 @@ ALERTMANAGER = "http://127.0.0.1:9093"
 
 @dataclass
 class ComposeStack:
+    """One compose project on the engine; by default the shipped docker-compose.yml with
+    deploy/engine/compose.engine.yaml."""
+
     engine: Engine
+    files: tuple[Path, ...] = (COMPOSE_FILE, OVERRIDE)
+    project: str = PROJECT
     timings: dict[str, float] = field(default_factory=dict)
 
     # -- compose -------------------------------------------------------------------------
     def environment(self) -> dict[str, str]:
         env = self.engine.environment()
-        env["COMPOSE_PROJECT_NAME"] = PROJECT
+        env["COMPOSE_PROJECT_NAME"] = self.project
         # docker-compose.yml interpolates it for Grafana, which is not started here.
         env.setdefault("GRAFANA_ADMIN_PASSWORD", "grafana-not-started-here")
         return env
@@ -53,10 +60,9 @@ class ComposeStack:
     ) -> subprocess.CompletedProcess[str]:
         command = [
             *self.engine.compose_command(),
-            "--file", str(REPOSITORY / "docker-compose.yml"),
-            "--file", str(OVERRIDE),
+            *(part for path in self.files for part in ("--file", str(path))),
             *args,
-        ]  # fmt: skip
+        ]
         result = subprocess.run(
             command,
             capture_output=True,
@@ -77,7 +83,8 @@ class ComposeStack:
         return self.engine.docker(*args, step=f"docker {args[0]}")
 
     def services(self) -> list[str]:
-        return [name for name in load_compose()["services"] if name not in LEFT_OUT]
+        services: dict[str, Any] = yaml.safe_load(self.files[0].read_text())["services"]
+        return [name for name in services if name not in LEFT_OUT]
 
     def containers(self) -> list[dict[str, Any]]:
         output = self.compose("ps", "--all", "--format", "json").stdout

@@ -123,8 +123,14 @@ class Timings:
 class Engine:
     """The project's private containerd + dockerd, and the stand-in images."""
 
-    def __init__(self, repository: Path | None = None, state_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        repository: Path | None = None,
+        state_dir: Path | None = None,
+        mirror: str | None = None,
+    ) -> None:
         self.repository = repository_root(repository)
+        self.mirror = mirror or self._host_mirror()
         self.state = (state_dir or self.repository / ".mediawatch" / "engine").resolve()
         self.cache = self.state / "cache"
         self.run_dir = self.state / "run"
@@ -332,7 +338,8 @@ class Engine:
         subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True, check=False)
 
     # -- images --------------------------------------------------------------------------
-    def _mirror(self) -> str:
+    @staticmethod
+    def _host_mirror() -> str:
         """The Debian mirror the host's apt uses (first ``URIs:`` or ``deb`` line)."""
         sources = [
             Path("/etc/apt/sources.list"),
@@ -360,7 +367,7 @@ class Engine:
         shutil.rmtree(rootfs, ignore_errors=True)
         _run(
             "debootstrap",
-            ["debootstrap", "--variant=minbase", DEBIAN_SUITE, rootfs, self._mirror()],
+            ["debootstrap", "--variant=minbase", DEBIAN_SUITE, rootfs, self.mirror],
             timeout=1800,
         )
         self._seed_rootfs(rootfs)
