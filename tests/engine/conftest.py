@@ -27,7 +27,11 @@ def engine() -> Iterator[Engine]:
     try:
         engine.up()
     except EngineError as exc:
+        engine.stop()
         unavailable(f"the container engine could not be set up: {exc}")
+    except BaseException:  # interrupted half-way: leave no daemon behind
+        engine.stop()
+        raise
     print(f"\nengine set-up ({engine.compose_kind}): {engine.timings.steps}")
     yield engine
     engine.stop()

@@ -21,7 +21,9 @@ import pytest
 from tests.support.engine_stack import ALERTMANAGER, PROMETHEUS, ComposeStack
 from tests.support.environment import REPOSITORY
 
-pytestmark = [pytest.mark.engine, pytest.mark.slow]
+# The first test carries the session's set-up: from nothing installed, the engine, Compose v2
+# built with Go, debootstrap and every image build take far longer than the suite's 300 s.
+pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.timeout(2400)]
 
 OPED = REPOSITORY / "tests" / "tagger" / "fixtures" / "oped-indivisible.txt"
 ALERTS = "mediawatch.alerts"
@@ -187,14 +189,20 @@ def _grafana_macros(expr: str) -> str:
 def test_every_grafana_panel_query_runs_on_the_live_prometheus(stack: ComposeStack) -> None:
     queries = _dashboard_queries()
     assert queries, "no panel queries found in deploy/grafana/dashboards"
-    # rate() and increase() need two scrapes after the op-ed went through: wait for them so
-    # that more panels have data (an empty result is still a valid one).
+    # rate() and increase() need at least two samples per series: wait for three scrapes of
+    # every service so that more panels have data (an empty result is still a valid one).
     stack.until(
-        90,
-        "two scrapes of the tagger after the op-ed",
-        lambda: stack.prometheus(
-            "/api/v1/query", query="sum(rate(mediawatch_articles_tagged_total[5m])) > 0"
-        )["result"],
+        120,
+        "three scrapes of the fetcher, tagger and alerter",
+        lambda: (
+            len(
+                stack.prometheus(
+                    "/api/v1/query",
+                    query='count_over_time(up{job=~"fetcher|tagger|alerter"}[10m]) >= 3',
+                )["result"]
+            )
+            >= 3
+        ),
     )
     known = set(stack.prometheus("/api/v1/metadata"))
     problems: list[str] = []

@@ -13,7 +13,8 @@ from mediawatch.stack.engine import Engine, EngineError
 from tests.support.engine_stack import ComposeStack
 from tests.support.environment import REPOSITORY, unavailable
 
-pytestmark = [pytest.mark.engine]
+# Run alone, the second test carries the engine's set-up (see test_compose_stack.py).
+pytestmark = [pytest.mark.engine, pytest.mark.timeout(2400)]
 
 
 def test_a_debootstrap_without_its_mirror_names_the_step(tmp_path: Path) -> None:

@@ -29,7 +29,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,7 +112,7 @@ class Timings:
     steps: dict[str, float] = field(default_factory=dict)
 
     @contextlib.contextmanager
-    def step(self, name: str):  # type: ignore[no-untyped-def]
+    def step(self, name: str) -> Iterator[None]:
         started = time.monotonic()
         try:
             yield
@@ -192,6 +192,7 @@ class Engine:
         )
         problem = "go not found"
         if go:
+            self.cache.mkdir(parents=True, exist_ok=True)
             gobin = self.cache / "gobin"
             env = dict(os.environ, GOBIN=str(gobin), GOFLAGS="-mod=mod")
             try:
