@@ -49,7 +49,7 @@ test: lint typecheck pytest
 # debootstrap and compose v2 when missing, builds the stand-in images; docs/deploy.md).
 # Not part of `test` yet. -s shows the times and sizes the tests print.
 compose-test: setup
-	$(BIN)/python -m pytest tests/engine -m engine -s
+	$(BIN)/python -m pytest tests/engine -m engine -s --durations=15
 
 # Stops the engine's daemons if a run was interrupted (the test stops them itself).
 engine-down: setup
