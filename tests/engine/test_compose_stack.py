@@ -75,7 +75,9 @@ class State:
     oped_id: str = ""
 
 
-def test_up_builds_and_every_service_is_healthy_as_non_root(stack: ComposeStack) -> None:
+def test_up_builds_and_every_service_is_healthy_non_root_and_on_loopback(
+    stack: ComposeStack,
+) -> None:
     print(f"\nimage build {stack.timings.get('build')} s, healthy {stack.timings.get('healthy')} s")
     for row in stack.containers():
         if row["State"] != "running":
@@ -85,6 +87,9 @@ def test_up_builds_and_every_service_is_healthy_as_non_root(stack: ComposeStack)
         status = Path(f"/proc/{pid}/status").read_text()
         uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))  # type: ignore[union-attr]
         assert uid != 0, f"{row['Service']} runs as root (user {info['Config']['User']!r})"
+        for port, bindings in (info["NetworkSettings"]["Ports"] or {}).items():
+            for binding in bindings or []:
+                assert binding["HostIp"] == "127.0.0.1", f"{row['Service']} {port}: {binding}"
 
 
 def test_the_runtime_image_size(stack: ComposeStack) -> None:
