@@ -15,14 +15,19 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /src
+# The dependencies first, read from pyproject.toml alone: a change to the code reuses this
+# layer instead of installing every dependency again.
 COPY pyproject.toml README.md ./
-COPY schemas ./schemas
-COPY services ./services
-
 RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --upgrade pip \
-    && /opt/venv/bin/pip wheel --no-deps --wheel-dir /wheels . \
-    && /opt/venv/bin/pip install /wheels/mediawatch-*.whl \
+    && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+    && /opt/venv/bin/pip install -r /tmp/requirements.txt
+
+COPY schemas ./schemas
+COPY services ./services
+RUN /opt/venv/bin/pip wheel --no-deps --wheel-dir /wheels . \
+    && /opt/venv/bin/pip install --no-deps /wheels/mediawatch-*.whl \
+    && /opt/venv/bin/pip check \
     && /opt/venv/bin/mediawatch --help >/dev/null
 
 # ---- runtime: the venv only, no compilers, an unprivileged user --------------------------

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tools run test lint typecheck pytest bench schemas clean
+.PHONY: setup tools run test lint typecheck pytest compose-test engine-down bench schemas clean
 
 setup: $(STAMP)
 
@@ -47,6 +47,16 @@ pytest: setup tools
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 test: lint typecheck pytest
+
+# docker-compose.yml on the project's own container engine (root; installs docker.io,
+# debootstrap and compose v2 when missing, builds the stand-in images; docs/deploy.md).
+# Not part of `test` yet. -s shows the times and sizes the tests print.
+compose-test: setup
+	$(BIN)/python -m pytest tests/engine -m engine -s --durations=15
+
+# Stops the engine's daemons if a run was interrupted (the test stops them itself).
+engine-down: setup
+	$(BIN)/python -m mediawatch.stack.engine down
 
 # Scripts that print figures (never timed tests); BODIES is the FNC-1 bodies.csv.
 BODIES ?= ../shared/data/news-bodies/bodies.csv

@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 import pytest
+import yaml
 
 from mediawatch.runtime.settings import ENV_PREFIX, KafkaSettings, ServiceSettings
 from mediawatch.schemas.topics import CATALOGUE, DEFAULT_PARTITIONS
@@ -179,14 +180,31 @@ def test_named_volumes_and_mounted_files() -> None:
                 assert host in declared, f"{name} uses undeclared volume {host}"
 
 
-def test_themes_and_rules_come_from_the_image_and_actors_from_the_samples() -> None:
-    """The image carries the built-in themes and rules as package data; the stack adds the
-    sample desk's own actors, mounted where the tagger is told to read them."""
+def test_themes_come_from_the_image_and_actors_from_the_samples() -> None:
+    """The image carries the built-in themes as package data; the stack adds the sample
+    desk's own actors, mounted where the tagger is told to read them."""
     assert f"{ENV_PREFIX}THEMES_FILE" not in env_of("tagger")
-    assert f"{ENV_PREFIX}RULES_FILE" not in env_of("alerter")
     mounts = [split_volume(v) for v in SERVICES_IN_COMPOSE["tagger"]["volumes"]]
     actors = env_of("tagger")[f"{ENV_PREFIX}ACTORS_FILE"]
     assert ("./services/mediawatch/stack/data/samples/actors.yaml", actors) in mounts
+
+
+def test_the_stack_rules_are_the_built_in_ones_notifying_the_stacks_alertmanager() -> None:
+    """Nothing parked forever: the built-in rules (what `make run` uses) notify nothing, and
+    the compose copy differs from them only by destinations that are services of the stack."""
+    builtin_path = REPOSITORY / "services" / "mediawatch" / "alerter" / "data" / "rules.yaml"
+    builtin = yaml.safe_load(builtin_path.read_text())
+    assert all(not rule.get("notify") for rule in builtin["rules"])
+    rules_file = env_of("alerter")[f"{ENV_PREFIX}RULES_FILE"]
+    volumes = SERVICES_IN_COMPOSE["alerter"]["volumes"]
+    mounts = {target: host for host, target in map(split_volume, volumes)}
+    stack = yaml.safe_load((REPOSITORY / mounts[rules_file]).read_text())
+    destinations = [d for rule in stack["rules"] for d in rule.pop("notify", [])]
+    assert stack == builtin, "the compose rules drifted from the built-in ones"
+    assert destinations, "the compose stack's rules notify nothing"
+    for destination in destinations:
+        host = re.match(r"https?://([^:/]+)", destination["url"])
+        assert host and host.group(1) in SERVICES_IN_COMPOSE, destination
 
 
 def test_no_secret_is_written_in_the_file() -> None:
