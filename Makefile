@@ -46,11 +46,12 @@ PYTEST_WORKERS ?= 4
 pytest: setup tools
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
-test: lint typecheck pytest
+# The engine tests run after the rest, alone: image builds would starve the parallel workers.
+test: lint typecheck pytest compose-test
 
 # docker-compose.yml on the project's own container engine (root; installs docker.io,
 # debootstrap and compose v2 when missing, builds the stand-in images; docs/deploy.md).
-# Not part of `test` yet. -s shows the times and sizes the tests print.
+# -s shows the times and sizes the tests print.
 compose-test: setup
 	$(BIN)/python -m pytest tests/engine -m engine -s --durations=15
 
