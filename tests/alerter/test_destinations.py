@@ -137,7 +137,9 @@ async def test_alertmanager_v2_api_accepts_the_alert(alertmanager: str) -> None:
 @pytest.mark.kafka
 async def test_alerts_tail_prints_alerts_from_the_topic(kafka_settings: KafkaSettings) -> None:
     await ensure_topics(kafka_settings)
-    other = ALERT.model_copy(update={"alert_id": "r2:a1", "rule_id": "r2"})
+    other = ALERT.model_copy(
+        update={"alert_id": "r2:a1", "rule_id": "r2", "rules_version": "sha256:5e1f"}
+    )
     await produce(
         kafka_settings,
         kafka_settings.topic_alerts,
@@ -163,3 +165,6 @@ async def test_alerts_tail_prints_alerts_from_the_topic(kafka_settings: KafkaSet
     text, err = await asyncio.wait_for(readable.communicate(), timeout=60)
     assert readable.returncode == 0, err.decode()
     assert "r1" in text.decode() and "r2" in text.decode()
+    # The rules file version that fired an alert is shown where the alert has one.
+    assert "id: r2:a1  rules version sha256:5e1f" in text.decode()
+    assert "id: r1:a1\n" in text.decode()

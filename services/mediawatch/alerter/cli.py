@@ -97,7 +97,8 @@ def _show(alert: Alert) -> None:
             console.print(f"    {article.url}", markup=False, style="dim")
         for evidence in article.evidence[:2]:
             console.print(f"    > {(evidence.sentence or evidence.text)[:200]}", markup=False)
-    console.print(f"  id: {alert.alert_id}", style="dim", markup=False)
+    fired_by = f"  rules version {alert.rules_version}" if alert.rules_version else ""
+    console.print(f"  id: {alert.alert_id}{fired_by}", style="dim", markup=False)
 
 
 async def _tail(from_beginning: bool, rule: str | None, as_json: bool, limit: int | None) -> None:

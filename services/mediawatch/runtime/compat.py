@@ -1,8 +1,9 @@
 """The faust-streaming versions the runtime's subclasses of faust internals were proven on.
 
 :mod:`ordering` subclasses faust's aiokafka consumer, its consumer thread and transport, and
-relies on private attributes of them and of aiokafka's consumer; a faust release may rename them without notice, and the failure would be
-silent: records skipped after a rebalance, which only the kill tests show. So the stream
+relies on private attributes of them and of aiokafka's consumer; a faust release may rename
+them without notice, and the failure would be silent: records skipped after a rebalance,
+which only the kill tests show. So the stream
 services refuse to start on a faust version that those tests have not passed on. To admit a
 new version: install it, run ``tests/faults`` (the kill tests) 20 times in a row, then add it
 here and widen the bound in ``pyproject.toml``.
