@@ -126,7 +126,6 @@ def settings(allow: str, **extra: object) -> FetcherSettings:
         "fetch_allow": allow,
         "politeness_delay_s": 0.0,
         "retry_attempts": 0,
-        "respect_robots": False,
         "total_timeout_s": 5.0,
     }
     return FetcherSettings(**(values | extra))  # type: ignore[arg-type]

@@ -102,7 +102,13 @@ class AddressPolicy:
 
 
 async def resolve_with_system(host: str, port: int) -> list[str]:
-    """The addresses of ``host`` by the system resolver (an IP literal is itself)."""
+    """The addresses of ``host`` by the system resolver. An IP literal is itself, without
+    a lookup: getaddrinfo runs in the loop's default executor, where page extraction may
+    keep every thread busy for a while."""
+    try:
+        return [str(ipaddress.ip_address(host.strip("[]")))]
+    except ValueError:
+        pass
     loop = asyncio.get_running_loop()
     answers = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(answer[4][0]) for answer in answers))

@@ -253,6 +253,8 @@ class PoliteClient:
         try:
             result = await self.get(f"{origin}/robots.txt", conditional=False, retries=1)
         except FetchError as exc:
+            if exc.kind == "refused_address":
+                raise  # the host itself is refused: say so, not that robots.txt disallows
             if exc.status is not None and 400 <= exc.status < 500:
                 return _Robots(None, expires)  # no robots.txt: everything allowed
             # Unreachable or 5xx: assume disallowed for a short while, as crawlers do.
