@@ -12,6 +12,7 @@ import pytest
 
 from mediawatch.fetcher.service import Fetcher
 from mediawatch.fetcher.sources import Source, load_sources
+from mediawatch.runtime.auth import Role
 from mediawatch.runtime.http import ServiceHttpServer
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleFetched, ArticleSeen, header_map
@@ -305,6 +306,7 @@ async def test_continuous_run_serves_push_and_stops_cleanly_on_sigterm(
         | {"MEDIAWATCH_HTTP_PORT": str(port), "MEDIAWATCH_STATE_DIR": str(tmp_path / "state")}
     )
     token = new_token_in(tmp_path / "state" / "tokens.json")
+    viewer = new_token_in(tmp_path / "state" / "tokens.json", Role.VIEWER)
     process = await asyncio.create_subprocess_exec(
         str(MEDIAWATCH), "fetcher", "run", "--sources", str(sources),
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
@@ -324,7 +326,7 @@ async def test_continuous_run_serves_push_and_stops_cleanly_on_sigterm(
             answer = await client.post(
                 "/v1/articles", json={"title": "Live", "text": OPED_PARAGRAPHS[2]}
             )
-            health = (await client.get("/v1/sources")).json()
+            health = (await client.get("/v1/sources", headers=bearer(viewer))).json()
         assert answer.status_code == 202, answer.text
         assert set(health) == {"drop"}
     finally:

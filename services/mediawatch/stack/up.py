@@ -94,6 +94,15 @@ def child_environment(
 LOCAL_FETCH_ALLOW = "127.0.0.0/8"
 
 
+def push_example(port: int, token: str) -> str:
+    """The curl command that pushes one article to the fetcher with ``token``."""
+    return (
+        f"curl -X POST http://127.0.0.1:{port}/v1/articles "
+        f"-H 'Authorization: Bearer {token}' "
+        """-d '{"title": "...", "text": "..."}'"""
+    )
+
+
 def tokens_file(state_dir: Path) -> Path:
     """The tokens file of the stack: MEDIAWATCH_API_TOKENS_FILE, else in the state dir."""
     exported = os.environ.get(f"{ENV_PREFIX}API_TOKENS_FILE")
@@ -213,14 +222,14 @@ class Stack:
         )
         if self.push_token is not None:
             token_id, token = self.push_token
-            table.add_row("push token", f"{token} (ingest, {token_id}; revoked at stop)")
-            table.add_row(
-                "push",
-                f"curl -X POST http://127.0.0.1:{self.ports['fetcher']}/v1/articles "
-                f"-H 'Authorization: Bearer {token}' "
-                """-d '{"title": "...", "text": "..."}'""",
-            )
+            table.add_row("push token", f"{token} (ingest, id {token_id}; revoked at stop)")
         self.console.print(table)
+        if self.push_token is not None:
+            self.console.print(
+                "push an article: " + push_example(self.ports["fetcher"], self.push_token[1]),
+                markup=False,
+                soft_wrap=True,  # one line, to copy
+            )
         self.console.print("Press Ctrl-C to stop.")
 
     # -- progress ------------------------------------------------------------------------
