@@ -26,7 +26,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -204,9 +204,7 @@ class TokensFile:
         for index, record in enumerate(records):
             if record.token_id == token_id:
                 if record.revoked_at is None:
-                    record = TokenRecord(
-                        **{**record.__dict__, "revoked_at": datetime.now(UTC).isoformat()}
-                    )
+                    record = replace(record, revoked_at=datetime.now(UTC).isoformat())
                     records[index] = record
                     self.write(records)
                 return record
