@@ -1,8 +1,9 @@
 """Secrets never leak: the fetcher, tagger and alerter run as real processes with API tokens
 (environment and tokens file), webhook secrets (a signing secret, a secret Slack URL, an
-Authorization header), SMTP credentials and a SASL password set. Articles are pushed (with
-good, wrong and revoked tokens), tagged and alerted on; one destination answers, the others
-fail, so errors are logged and notifications parked; a broken record is dead-lettered.
+Authorization header), SMTP credentials, and Kafka over SASL_SSL with a SCRAM password.
+Articles are pushed (with good, wrong and revoked tokens), tagged and alerted on; one
+destination answers, the others fail, so errors are logged and notifications parked; a
+broken record is dead-lettered.
 Then every log line, every metric of the three services and every record on the
 dead-letter, retry and alerts topics is searched for each secret value. None may appear.
 
@@ -26,13 +27,12 @@ from aiohttp import web
 from mediawatch.alerter.notify import SIGNATURE_HEADER, signature
 from mediawatch.runtime.auth import Role, TokensFile
 from mediawatch.runtime.kafka import ensure_topics
-from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.stack.broker import free_port
-from tests.support.environment import settings_environment
 from tests.support.faults import eventually, write_inbox_sources
 from tests.support.fetcher import bearer
 from tests.support.kafka_io import produce, read_all
 from tests.support.site import OPED_PARAGRAPHS
+from tests.support.tls import SecureBroker
 from tests.support.workers import ServiceProcess, start_ready
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -54,7 +54,7 @@ class Secrets:
     hook_bearer: str = field(default_factory=lambda: _secret("hook-bearer"))
     slack_path: str = field(default_factory=lambda: _secret("slack-path"))
     smtp_password: str = field(default_factory=lambda: _secret("smtp-password"))
-    sasl_password: str = field(default_factory=lambda: _secret("sasl-password"))
+    sasl_password: str = ""  # the SCRAM password of the secured broker
 
     def values(self) -> dict[str, str]:
         return {name: value for name, value in vars(self).items() if value}
@@ -101,11 +101,13 @@ async def receiver(tmp_path: Path) -> AsyncIterator[tuple[Receiver, int, Secrets
 
 @pytest.mark.timeout(300)
 async def test_no_secret_appears_in_logs_metrics_or_dead_letters(
-    kafka_settings: KafkaSettings,
+    secure_kafka_settings: SecureBroker,
     tmp_path: Path,
     receiver: tuple[Receiver, int, Secrets],
 ) -> None:
     target, port, found = receiver
+    kafka_settings = secure_kafka_settings.settings
+    found.sasl_password = secure_kafka_settings.password
     await ensure_topics(kafka_settings)
     tokens = TokensFile(tmp_path / "tokens.json")
     found.file_token = tokens.create(Role.ADMIN)[1]
@@ -125,14 +127,11 @@ async def test_no_secret_appears_in_logs_metrics_or_dead_letters(
         ],
     }  # fmt: skip
     rules.write_text(yaml.safe_dump({"version": 1, "rules": [rule]}))
-    common = settings_environment(kafka_settings) | {
+    common = secure_kafka_settings.environment() | {
         "MEDIAWATCH_LOG_LEVEL": "DEBUG",
         "MEDIAWATCH_LOG_FORMAT": "json",
         "MEDIAWATCH_API_TOKENS": f"ingest={found.env_token}",
         "MEDIAWATCH_API_TOKENS_FILE": str(tokens.path),
-        "MEDIAWATCH_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-        "MEDIAWATCH_KAFKA_SASL_USERNAME": "mediawatch",
-        "MEDIAWATCH_KAFKA_SASL_PASSWORD": found.sasl_password,  # set, unused on PLAINTEXT
         "MEDIAWATCH_KAFKA_SESSION_TIMEOUT_S": "6",
     }
     inbox = tmp_path / "inbox"

@@ -4,10 +4,6 @@ run fetch -> tag -> alert over it with the existing MEDIAWATCH_KAFKA_* settings.
 
 from __future__ import annotations
 
-import secrets
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,55 +13,12 @@ from aiokafka.errors import KafkaError
 from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import Alert
-from mediawatch.stack.broker import BrokerError, BrokerSettings, LocalKafka, free_port
-from tests.support.environment import REPOSITORY, unavailable
 from tests.support.faults import write_inbox_sources
 from tests.support.kafka_io import read_topic
-from tests.support.tls import make_broker_tls
+from tests.support.tls import SecureBroker
 from tests.support.workers import ServiceProcess, start_ready
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-
-
-@dataclass(frozen=True)
-class SecureBroker:
-    plaintext: str  # bootstrap of the PLAINTEXT listener (inter-broker, not for clients)
-    settings: KafkaSettings  # a client of the SASL_SSL listener, with the credentials
-    password: str
-
-
-@pytest.fixture(scope="module")
-def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
-    folder = tmp_path_factory.mktemp("secure-broker")
-    tls = make_broker_tls(folder / "tls")
-    password = secrets.token_urlsafe(24)
-    port = free_port()
-    kafka = LocalKafka(
-        BrokerSettings(
-            state_dir=folder / "broker",
-            port=free_port(),
-            controller_port=free_port(),
-            sasl_ssl_port=port,
-            ssl_keystore_pem=tls.keystore_pem,
-            scram_password=password,  # type: ignore[arg-type]
-            jar_cache=REPOSITORY / ".mediawatch" / "jars",
-        )
-    )
-    try:
-        kafka.start()
-    except BrokerError as exc:
-        unavailable(f"the secured Kafka broker could not start: {exc}")
-    settings = KafkaSettings(
-        kafka_bootstrap=f"127.0.0.1:{port}",
-        kafka_security_protocol="SASL_SSL",
-        kafka_sasl_mechanism="SCRAM-SHA-512",
-        kafka_sasl_username="mediawatch",
-        kafka_sasl_password=password,  # type: ignore[arg-type]
-        kafka_ssl_cafile=tls.ca_file,
-        **KafkaSettings.topics_under(f"secure.{uuid.uuid4().hex[:8]}"),
-    )
-    yield SecureBroker(kafka.bootstrap, settings, password)
-    kafka.stop()
 
 
 @pytest.mark.parametrize(
@@ -83,23 +36,20 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBr
     ids=["wrong-password", "unknown-user", "tls-without-sasl"],
 )
 async def test_a_client_without_the_credentials_is_refused(
-    secure_broker: SecureBroker, wrong: dict[str, object]
+    secure_kafka_settings: SecureBroker, wrong: dict[str, object]
 ) -> None:
-    values = secure_broker.settings.model_dump() | wrong
+    values = secure_kafka_settings.settings.model_dump() | wrong
     intruder = KafkaSettings(**values)
     with pytest.raises((KafkaError, TimeoutError)):
         await ensure_topics(intruder, timeout_s=15)
 
 
-async def test_fetch_tag_alert_over_sasl_ssl(secure_broker: SecureBroker, tmp_path: Path) -> None:
-    settings = secure_broker.settings
+async def test_fetch_tag_alert_over_sasl_ssl(
+    secure_kafka_settings: SecureBroker, tmp_path: Path
+) -> None:
+    settings = secure_kafka_settings.settings
     await ensure_topics(settings)
-    env = settings.environment() | {
-        "MEDIAWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-        "MEDIAWATCH_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-        "MEDIAWATCH_KAFKA_SASL_USERNAME": "mediawatch",
-        "MEDIAWATCH_KAFKA_SASL_PASSWORD": secure_broker.password,
-        "MEDIAWATCH_KAFKA_SSL_CAFILE": str(settings.kafka_ssl_cafile),
+    env = secure_kafka_settings.environment() | {
         "MEDIAWATCH_KAFKA_SESSION_TIMEOUT_S": "6",
         "MEDIAWATCH_LOG_FORMAT": "text",
     }
@@ -147,4 +97,4 @@ async def test_fetch_tag_alert_over_sasl_ssl(secure_broker: SecureBroker, tmp_pa
     assert records, f"no alert over SASL_SSL; logs:\n{logs}"
     alert = Alert.from_json(records[0].value or b"")
     assert alert.rule_id == "secure-watch"
-    assert secure_broker.password not in logs
+    assert secure_kafka_settings.password not in logs
