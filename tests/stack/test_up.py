@@ -50,12 +50,19 @@ async def test_up_tags_the_samples_and_stops_on_sigint(
     printed, url, token = await push_example_of(process)
     async with httpx.AsyncClient(timeout=30.0) as client:
         ready = url.replace("/v1/articles", "/readyz")
-        async with asyncio.timeout(120):  # the example is printed as the services start
-            while True:
-                with contextlib.suppress(httpx.TransportError):
-                    if (await client.get(ready)).status_code == 200:
-                        break
-                await asyncio.sleep(0.5)
+        try:
+            # The example is printed as the services start; a bound against hangs.
+            async with asyncio.timeout(240):
+                while True:
+                    with contextlib.suppress(httpx.TransportError):
+                        if (await client.get(ready)).status_code == 200:
+                            break
+                    await asyncio.sleep(0.5)
+        except TimeoutError:
+            output = printed + await interrupt(process)
+            fetcher_log = tmp_path / "state" / "logs" / "fetcher.log"
+            log = fetcher_log.read_text()[-4000:] if fetcher_log.exists() else "(no log)"
+            raise AssertionError(f"the fetcher never got ready:\n{output}\n{log}") from None
         pushed = await client.post(
             url,
             json={"title": "Pushed during up", "text": "A short text pushed with the token."},

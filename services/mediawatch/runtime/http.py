@@ -96,7 +96,11 @@ class ServiceHttpServer:
         if match.http_exception is not None:  # 404, 405: nothing behind it to protect
             return await handler(request)
         resource = match.route.resource
-        required = self._required.get(resource, UNDECLARED_ROUTE_ROLE) if resource else None
+        required = (
+            UNDECLARED_ROUTE_ROLE
+            if resource is None
+            else self._required.get(resource, UNDECLARED_ROUTE_ROLE)
+        )
         if required is not None:
             try:
                 principal = self.tokens.authenticate(request.headers.get("Authorization"))
