@@ -151,6 +151,7 @@ async def bench(args: argparse.Namespace, bootstrap: str, port: int) -> None:
         entry_concurrency=args.concurrency,
         max_entries_per_pass=args.pages,
         min_text_chars=100,
+        fetch_allow="127.0.0.0/8",  # the bench site is on loopback
     )  # type: ignore[call-arg]
     source = Source(id="bench", type="feed", url=f"http://127.0.0.1:{port}/feed.xml")
     fetcher = Fetcher(settings, [source])

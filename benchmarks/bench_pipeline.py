@@ -49,9 +49,13 @@ sys.path.insert(0, str(REPOSITORY))  # the child-process harness is shared with 
 from machine import describe_machine  # noqa: E402
 from tests.support.workers import ServiceProcess  # noqa: E402
 
+from mediawatch.runtime.auth import new_token  # noqa: E402
+
 DEFAULT_QUERY = '"islamic state" OR isis'
 RULE_ID = "bench-share"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: The ingest token of this run's fetchers (MEDIAWATCH_API_TOKENS), made afresh each run.
+PUSH_TOKEN = new_token()[1]
 
 
 def load() -> str:
@@ -278,14 +282,15 @@ async def offer(
                     "text": text_of(body, step, index),
                     "url": f"https://bench.mediawatch.invalid/{step}/{index}",
                     "language": "en",
-                    "source": {"id": "bench", "name": "Bench Wire", "country": "GB",
+                    "source": {"id": "push", "name": "Bench Wire", "country": "GB",
                                "outlet_type": "wire", "language": "en"},
                 }
             )  # fmt: skip
         return indices, payload
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=120.0, limits=limits) as client:
+    headers = {"Authorization": f"Bearer {PUSH_TOKEN}"}
+    async with httpx.AsyncClient(timeout=120.0, limits=limits, headers=headers) as client:
         gate = asyncio.Semaphore(concurrency)
         started = time.monotonic()
 
@@ -370,6 +375,8 @@ async def run_step(
     common = settings.environment() | {
         "MEDIAWATCH_STATE_DIR": str(stepdir / "state"),
         "MEDIAWATCH_LOG_LEVEL": args.log_level,
+        "MEDIAWATCH_API_TOKENS": f"ingest={PUSH_TOKEN}",
+        "MEDIAWATCH_PUSH_REQUESTS_PER_MINUTE": str(10**9),  # the offered rate is the bench's
     }
     tagger_group = f"{prefix}.tagger"
     alerter_group = f"{prefix}.alerter"

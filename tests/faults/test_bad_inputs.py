@@ -28,6 +28,7 @@ import pytest
 import yaml
 from aiohttp import web
 
+from mediawatch.runtime.auth import Role, TokensFile
 from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import (
@@ -42,6 +43,7 @@ from tests.support import badinputs as bad
 from tests.support.alerter import tagged
 from tests.support.articles import article
 from tests.support.environment import settings_environment
+from tests.support.fetcher import bearer
 from tests.support.kafka_io import Record, produce, read_topic
 from tests.support.workers import ServiceProcess
 
@@ -57,7 +59,24 @@ FETCHER_ENV = {
     "MEDIAWATCH_CONNECT_TIMEOUT_S": "2",
     "MEDIAWATCH_READ_TIMEOUT_S": "2",
     "MEDIAWATCH_TOTAL_TIMEOUT_S": "5",
+    # The hostile site is on 127.0.0.1; a redirect or a link to 127.0.0.2 must be refused.
+    "MEDIAWATCH_FETCH_ALLOW": "127.0.0.1/32",
 }
+
+
+def _tokens(path: Path) -> dict[str, str]:
+    """The tokens of the run by name (admin reads /v1/sources; the push kinds present the
+    others); "revoked" is revoked before anything is pushed, so presenting it is a replay."""
+    tokens = TokensFile(path)
+    made = {
+        "admin": tokens.create(Role.ADMIN),
+        "ingest": tokens.create(Role.INGEST),
+        "viewer": tokens.create(Role.VIEWER),
+        "revoked": tokens.create(Role.INGEST),
+        "bound": tokens.create(Role.INGEST, (bad.BOUND_SOURCE,)),
+    }
+    tokens.revoke(made["revoked"][0].token_id)
+    return {name: token for name, (_record, token) in made.items()}
 
 
 @dataclass
@@ -195,16 +214,19 @@ async def _read_all(
     )
 
 
-async def _push(client: httpx.AsyncClient, url: str, kind: bad.PushKind) -> Outcome:
+async def _push(
+    client: httpx.AsyncClient, url: str, kind: bad.PushKind, tokens: dict[str, str]
+) -> Outcome:
     async def chunks() -> AsyncIterator[bytes]:
         for start in range(0, len(kind.body), 256 * 1024):
             yield kind.body[start : start + 256 * 1024]
 
     content: Any = chunks() if kind.chunked else kind.body
+    headers = {"Content-Type": "application/json"}
+    if (authorization := bad.authorization(kind.credential, tokens)) is not None:
+        headers["Authorization"] = authorization
     try:
-        answer = await client.post(
-            url, content=content, headers={"Content-Type": "application/json"}
-        )
+        answer = await client.post(url, content=content, headers=headers)
     except httpx.HTTPError as exc:
         return Outcome(kind.kind, "push", "no answer", repr(exc), False)
     body = answer.text
@@ -234,7 +256,13 @@ async def test_bad_input_corpus_is_rejected_and_good_articles_come_through(
     sources_file = tmp_path / "sources.yaml"
     sources_file.write_text(yaml.safe_dump({"sources": bad.sources(hostile_site, str(inbox))}))
 
-    fetcher_env = _env(kafka_settings, tmp_path, "fetcher") | FETCHER_ENV
+    tokens = _tokens(tmp_path / "tokens.json")
+    admin, ingest = {"Authorization": f"Bearer {tokens['admin']}"}, tokens["ingest"]
+    fetcher_env = (
+        _env(kafka_settings, tmp_path, "fetcher")
+        | FETCHER_ENV
+        | {"MEDIAWATCH_API_TOKENS_FILE": str(tmp_path / "tokens.json")}
+    )
     fetcher = ServiceProcess(
         ["fetcher", "run", "--sources", str(sources_file)], fetcher_env, tmp_path / "fetcher.log"
     )
@@ -243,7 +271,14 @@ async def test_bad_input_corpus_is_rejected_and_good_articles_come_through(
     rule = {
         "id": RULE_ID,
         "condition": {"query": bad.MARKER, "include_duplicates": True},
-        "notify": [{"name": "loop", "type": "webhook", "url": push_url}],
+        "notify": [
+            {
+                "name": "loop",
+                "type": "webhook",
+                "url": push_url,
+                "headers": {"Authorization": f"Bearer {ingest}"},  # a token, as a partner's
+            }
+        ],
     }
     rules_file.write_text(yaml.safe_dump({"version": 1, "rules": [rule]}))
     alerter_env = _env(kafka_settings, tmp_path, "alerter") | {
@@ -278,12 +313,15 @@ async def test_bad_input_corpus_is_rejected_and_good_articles_come_through(
         good_push = [bad.push_good(i) for i in range(4)]
         async with httpx.AsyncClient(timeout=30.0) as client:
             for i, kind in enumerate(bad.push_kinds()):
-                outcomes.append(await _push(client, push_url, kind))
+                outcomes.append(await _push(client, push_url, kind, tokens))
                 if i % 4 == 0 and good_push:
-                    answer = await client.post(push_url, json=good_push.pop(0))
+                    answer = await client.post(
+                        push_url, json=good_push.pop(0), headers=bearer(ingest)
+                    )
                     assert answer.status_code == 202, answer.text
             for item in good_push:
-                assert (await client.post(push_url, json=item)).status_code == 202
+                answer = await client.post(push_url, json=item, headers=bearer(ingest))
+                assert answer.status_code == 202, answer.text
 
         # -- raw records: bad ones keyed by their kind, good ones between them ----------------
         huge = article("huge-text", text=("lorem ipsum dolor " * 50_000)[:900_000])
@@ -323,7 +361,10 @@ async def test_bad_input_corpus_is_rejected_and_good_articles_come_through(
 
         async def sources_done() -> bool:
             answer = await asyncio.to_thread(
-                httpx.get, f"http://127.0.0.1:{fetcher.http_port}/v1/sources", timeout=5.0
+                httpx.get,
+                f"http://127.0.0.1:{fetcher.http_port}/v1/sources",
+                headers=admin,
+                timeout=5.0,
             )
             health = answer.json()
             return all(health.get(i, {}).get("healthy") is not None for i in http_ids)
@@ -337,7 +378,10 @@ async def test_bad_input_corpus_is_rejected_and_good_articles_come_through(
             await _until(inbox_drained, 60, "the inbox is drained")
         sources = (
             await asyncio.to_thread(
-                httpx.get, f"http://127.0.0.1:{fetcher.http_port}/v1/sources", timeout=5.0
+                httpx.get,
+                f"http://127.0.0.1:{fetcher.http_port}/v1/sources",
+                headers=admin,
+                timeout=5.0,
             )
         ).json()
 

@@ -11,12 +11,20 @@ import httpx
 import pytest
 
 from mediawatch.fetcher.service import Fetcher
-from mediawatch.fetcher.sources import load_sources
+from mediawatch.fetcher.sources import Source, load_sources
+from mediawatch.runtime.auth import Role
 from mediawatch.runtime.http import ServiceHttpServer
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleFetched, ArticleSeen, header_map
 from tests.support.environment import REPOSITORY, settings_environment
-from tests.support.fetcher import FAST, fetcher_settings, read_exactly, write_sources
+from tests.support.fetcher import (
+    FAST,
+    bearer,
+    fetcher_settings,
+    new_token_in,
+    read_exactly,
+    write_sources,
+)
 from tests.support.kafka_io import Record
 from tests.support.site import (
     ARTICLES,
@@ -205,9 +213,14 @@ async def test_push_endpoint_and_instances_share_seen_state(
     kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
     settings = fetcher_settings(kafka_settings, tmp_path, push_max_bytes=4096, http_port=0)
-    first, second = Fetcher(settings, []), Fetcher(settings, [])
-    server = ServiceHttpServer("127.0.0.1", 0, readiness=first.ready)
-    first.add_routes(server.app)
+    partner = Source(
+        id="partner", type="inbox", path=tmp_path / "unused", name="Partner", country="DE",
+        outlet_type="blog",
+    )  # fmt: skip
+    first, second = Fetcher(settings, [partner]), Fetcher(settings, [partner])
+    server = ServiceHttpServer.for_service(settings, readiness=first.ready)
+    first.add_routes(server)
+    token = new_token_in(settings.tokens_path)
     await server.start()
     await first.start()
     await second.start()
@@ -218,10 +231,10 @@ async def test_push_endpoint_and_instances_share_seen_state(
         "url": "https://example.org/op-ed?utm_campaign=x",
         "byline": "A. Uthor",
         "language": "en",
-        "source": {"id": "partner", "name": "Partner", "country": "DE", "outlet_type": "blog"},
+        "source": {"id": "partner"},
     }
     try:
-        async with httpx.AsyncClient(base_url=url) as client:
+        async with httpx.AsyncClient(base_url=url, headers=bearer(token)) as client:
             assert (await client.get("/readyz")).status_code == 200
             one = await client.post("/v1/articles", json=article)
             batch = await client.post(
@@ -262,7 +275,7 @@ async def test_push_endpoint_and_instances_share_seen_state(
         from mediawatch.fetcher.push import PushArticle, candidate_from_push
 
         outcome = await second.publisher.publish(
-            candidate_from_push(PushArticle.model_validate(article))
+            candidate_from_push(PushArticle.model_validate(article), partner.info())
         )
         assert outcome.status == "duplicate"
     finally:
@@ -292,12 +305,16 @@ async def test_continuous_run_serves_push_and_stops_cleanly_on_sigterm(
         | settings_environment(kafka_settings)
         | {"MEDIAWATCH_HTTP_PORT": str(port), "MEDIAWATCH_STATE_DIR": str(tmp_path / "state")}
     )
+    token = new_token_in(tmp_path / "state" / "tokens.json")
+    viewer = new_token_in(tmp_path / "state" / "tokens.json", Role.VIEWER)
     process = await asyncio.create_subprocess_exec(
         str(MEDIAWATCH), "fetcher", "run", "--sources", str(sources),
         env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers=bearer(token)
+        ) as client:
             async with asyncio.timeout(90):
                 while True:
                     try:
@@ -309,7 +326,7 @@ async def test_continuous_run_serves_push_and_stops_cleanly_on_sigterm(
             answer = await client.post(
                 "/v1/articles", json={"title": "Live", "text": OPED_PARAGRAPHS[2]}
             )
-            health = (await client.get("/v1/sources")).json()
+            health = (await client.get("/v1/sources", headers=bearer(viewer))).json()
         assert answer.status_code == 202, answer.text
         assert set(health) == {"drop"}
     finally:

@@ -107,5 +107,7 @@ def test_inbox_and_push_fields_carry_the_genre(tmp_path: Path) -> None:
     path.write_text(json.dumps(item | {"genre": "satire"}))
     with pytest.raises(ValueError, match="genre"):
         candidate_from_file(path, SourceInfo(id="inbox", type="inbox"))
-    pushed = candidate_from_push(PushArticle.model_validate(item | {"genre": "analysis"}))
+    pushed = candidate_from_push(
+        PushArticle.model_validate(item | {"genre": "analysis"}), SourceInfo(id="push", type="push")
+    )
     assert (pushed.genre, pushed.genre_from) == ("analysis", "push field")

@@ -30,7 +30,12 @@ from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleFetched, ArticleSeen, SourcePolled
 from mediawatch.schemas.topics import FETCHER_SOURCES
 from tests.support.environment import settings_environment
-from tests.support.fetcher import fetcher_settings, read_exactly, write_sources
+from tests.support.fetcher import (
+    LOOPBACK_ALLOWED_ENV,
+    fetcher_settings,
+    read_exactly,
+    write_sources,
+)
 from tests.support.kafka_io import read_topic
 from tests.support.site import page, rss
 from tests.support.workers import ServiceProcess
@@ -132,15 +137,19 @@ async def test_two_fetchers_share_feeds_and_one_takes_over_when_the_other_is_kil
                 for i in range(FEEDS)
             ],
         )  # fmt: skip
-        shared = settings_environment(kafka_settings) | {
-            "MEDIAWATCH_SHARD_SOURCES": "true",
-            "MEDIAWATCH_FETCHER_GROUP_ID": f"fetchers-{suffix}",
-            "MEDIAWATCH_TOPIC_FETCHER_SOURCES": f"test.{suffix}.fetcher.sources",
-            "MEDIAWATCH_KAFKA_SESSION_TIMEOUT_S": str(SESSION_TIMEOUT_S),
-            "MEDIAWATCH_POLITENESS_DELAY_S": "0",
-            "MEDIAWATCH_PER_HOST_CONCURRENCY": "8",
-            "MEDIAWATCH_SHUTDOWN_GRACE_S": "10",
-        }
+        shared = (
+            settings_environment(kafka_settings)
+            | LOOPBACK_ALLOWED_ENV
+            | {
+                "MEDIAWATCH_SHARD_SOURCES": "true",
+                "MEDIAWATCH_FETCHER_GROUP_ID": f"fetchers-{suffix}",
+                "MEDIAWATCH_TOPIC_FETCHER_SOURCES": f"test.{suffix}.fetcher.sources",
+                "MEDIAWATCH_KAFKA_SESSION_TIMEOUT_S": str(SESSION_TIMEOUT_S),
+                "MEDIAWATCH_POLITENESS_DELAY_S": "0",
+                "MEDIAWATCH_PER_HOST_CONCURRENCY": "8",
+                "MEDIAWATCH_SHUTDOWN_GRACE_S": "10",
+            }
+        )
 
         def instance(name: str) -> ServiceProcess:
             env = shared | {

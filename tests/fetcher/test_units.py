@@ -28,6 +28,7 @@ from mediawatch.fetcher.settings import FetcherSettings
 from mediawatch.fetcher.sitemap import parse_sitemap
 from mediawatch.fetcher.sources import SourcesError, load_sources, parse_interval
 from mediawatch.schemas import SourceInfo
+from tests.support.fetcher import LOOPBACK_ALLOWED
 from tests.support.site import (
     ARTICLES,
     CYRILLIC,
@@ -41,6 +42,7 @@ from tests.support.site import (
 
 def fast_settings(**overrides: object) -> FetcherSettings:
     values: dict[str, object] = {
+        "fetch_allow": LOOPBACK_ALLOWED,
         "politeness_delay_s": 0.0,
         "retry_base_delay_s": 0.05,
         "retry_max_delay_s": 2.0,

@@ -4,12 +4,16 @@ sample inbox and feeds, the tagger tags, and one SIGINT (or --duration) stops ev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
+from mediawatch.runtime.auth import TokensFile
 from mediawatch.runtime.settings import KafkaSettings
 from tests.support.environment import REPOSITORY
 from tests.support.stack import interrupt, start_up, tagged_while_running
@@ -17,6 +21,21 @@ from tests.support.stack import interrupt, start_up, tagged_while_running
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 MEDIAWATCH = [sys.executable, "-c", "from mediawatch.cli.main import main; main()"]
+PUSH_EXAMPLE = re.compile(
+    r"push an article: curl -X POST (\S+) -H 'Authorization: Bearer (mw_[0-9a-f]{8}_\S+)'"
+)
+
+
+async def push_example_of(process: asyncio.subprocess.Process) -> tuple[str, str, str]:
+    """What `up` printed up to its push example, the example's URL and token."""
+    assert process.stdout is not None
+    printed = ""
+    async with asyncio.timeout(180):
+        while not (found := PUSH_EXAMPLE.search(printed)):
+            line = await process.stdout.readline()
+            assert line, f"up ended before printing the push example:\n{printed}"
+            printed += line.decode()
+    return printed, found.group(1), found.group(2)
 
 
 async def up(settings: KafkaSettings, tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
@@ -28,9 +47,31 @@ async def test_up_tags_the_samples_and_stops_on_sigint(
     kafka_settings: KafkaSettings, tmp_path: Path
 ) -> None:
     process = await up(kafka_settings, tmp_path)
+    printed, url, token = await push_example_of(process)
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        ready = url.replace("/v1/articles", "/readyz")
+        try:
+            # The example is printed as the services start; a bound against hangs.
+            async with asyncio.timeout(240):
+                while True:
+                    with contextlib.suppress(httpx.TransportError):
+                        if (await client.get(ready)).status_code == 200:
+                            break
+                    await asyncio.sleep(0.5)
+        except TimeoutError:
+            output = printed + await interrupt(process)
+            fetcher_log = tmp_path / "state" / "logs" / "fetcher.log"
+            log = fetcher_log.read_text()[-4000:] if fetcher_log.exists() else "(no log)"
+            raise AssertionError(f"the fetcher never got ready:\n{output}\n{log}") from None
+        pushed = await client.post(
+            url,
+            json={"title": "Pushed during up", "text": "A short text pushed with the token."},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        anonymous = await client.post(url, json={"title": "t", "text": "x"})
     tagged = await tagged_while_running(process, kafka_settings, 5, bound_s=100)
     still_running = process.returncode is None
-    output = await interrupt(process)
+    output = printed + await interrupt(process)
     logs = tmp_path / "state" / "logs"
     detail = output + "".join(
         f"\n--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(logs.glob("*.log"))
@@ -43,6 +84,13 @@ async def test_up_tags_the_samples_and_stops_on_sigint(
         assert f"{service}: terminated" in output or f"{service}: killed" in output, detail
         assert (logs / f"{service}.log").exists()
     assert "mediawatch stopped." in output
+    # The token `up` printed pushes; without it the push is refused; at stop it is revoked.
+    assert pushed.status_code == 202, f"{pushed.text}\n{detail}"
+    assert anonymous.status_code == 401
+    token_id = token.split("_")[1]
+    assert f"push token {token_id}: revoked" in output
+    (record,) = TokensFile(tmp_path / "state" / "tokens.json").read()
+    assert record.token_id == token_id and record.revoked_at is not None
     # The sample inbox was read: files moved to done/ after Kafka took them, none refused.
     inbox = tmp_path / "state" / "inbox"
     assert list((inbox / "done").glob("*.txt")), detail

@@ -23,6 +23,7 @@ import json
 import random
 from dataclasses import dataclass, field
 from functools import cache
+from urllib.parse import urljoin
 
 from aiohttp import web
 
@@ -130,6 +131,8 @@ HTTP_KINDS: tuple[HttpKind, ...] = (
     HttpKind("feed-redirect-loop", "feed", "/bad/loop-a", "redirect loop"),
     HttpKind("feed-too-many-redirects", "feed", "/bad/hop/0", "redirects"),
     HttpKind("feed-redirect-to-file-url", "feed", "/bad/to-file", "unsupported url"),
+    # The site is on 127.0.0.1, the one address the fetcher is allowed (MEDIAWATCH_FETCH_ALLOW).
+    HttpKind("feed-redirect-to-refused-address", "feed", "/bad/to-refused", "refused to connect"),
     HttpKind("feed-slow-drip", "feed", "/bad/drip", "too long"),
     HttpKind("feed-no-answer", "feed", "/bad/hang", "timeout"),
     HttpKind("feed-huge-headers", "feed", "/bad/huge-headers", ""),
@@ -157,6 +160,12 @@ ENTRY_KINDS: tuple[EntryKind, ...] = (
     EntryKind("entry-link-to-gzip-bomb", "Entry gzip bomb", "/bad/gzip-bomb.html", "exceeds"),
     EntryKind("entry-link-404-no-summary", "Entry gone", "/bad/404", "http 404"),
     EntryKind("entry-no-link-no-text", "Entry bare", None, "no link"),
+    EntryKind(
+        "entry-link-to-refused-address",
+        "Entry internal",
+        "http://127.0.0.2/internal-admin",  # loopback, but not the allowed 127.0.0.1
+        "refused to connect to 127.0.0.2",
+    ),
 )
 
 GOOD_FEEDS = 2
@@ -214,11 +223,13 @@ def build_site(site: Site) -> web.Application:
 
     async def mixed(request: web.Request) -> web.Response:
         items: list[tuple[str, str | None, str]] = []
-        for i in range(MIXED_GOOD):
-            items.append((good_title("mixed", i), f"{site.base}/good/mixed-{i}.html", ""))
+        for i in range(max(MIXED_GOOD, len(ENTRY_KINDS))):
+            if i < MIXED_GOOD:
+                items.append((good_title("mixed", i), f"{site.base}/good/mixed-{i}.html", ""))
             if i < len(ENTRY_KINDS):
                 bad = ENTRY_KINDS[i]
-                items.append((bad.title, f"{site.base}{bad.link}" if bad.link else None, ""))
+                link = urljoin(site.base, bad.link) if bad.link else None
+                items.append((bad.title, link, ""))
         return text(rss(items))
 
     async def bad(request: web.Request) -> web.StreamResponse:
@@ -249,6 +260,8 @@ def build_site(site: Site) -> web.Application:
             raise web.HTTPFound(f"/bad/{target}")
         if name == "to-file":
             raise web.HTTPFound("file:///etc/passwd")
+        if name == "to-refused":
+            raise web.HTTPFound(site.base.replace("127.0.0.1", "127.0.0.2") + "/good/feed0.xml")
         if name == "drip":
             response = web.StreamResponse(headers={"Content-Type": "application/rss+xml"})
             await response.prepare(request)
@@ -462,6 +475,27 @@ class PushKind:
     status: int
     expect: str
     chunked: bool = False
+    credential: str = "ingest"  # what Authorization says: see authorization()
+
+
+#: The good source an ingest token of the corpus is bound to ("bound").
+BOUND_SOURCE = "good-feed0"
+#: Authorization headers that are wrong whatever tokens exist.
+FIXED_AUTHORIZATION: dict[str, str | None] = {
+    "none": None,
+    "basic": "Basic bWVkaWF3YXRjaDpodW50ZXIy",
+    "garbled": "Bearer <script>alert(1)</script>",
+    "oversized": "Bearer " + "A" * 8000,
+    "unknown": "Bearer mw_00000000_" + "x" * 43,
+}
+
+
+def authorization(credential: str, tokens: dict[str, str]) -> str | None:
+    """The Authorization header of a push kind: a fixed bad one, or ``Bearer`` with the
+    harness's token of that name (ingest, viewer, revoked, bound to BOUND_SOURCE)."""
+    if credential in FIXED_AUTHORIZATION:
+        return FIXED_AUTHORIZATION[credential]
+    return f"Bearer {tokens[credential]}"
 
 
 def push_good(i: int) -> dict[str, object]:
@@ -498,6 +532,36 @@ def push_kinds() -> list[PushKind]:
         PushKind("push-nesting-bomb", b"[" * 100_000 + b"]" * 100_000, 422, ""),
         PushKind("push-3mb-declared", over, 413, "exceeds the limit"),
         PushKind("push-3mb-chunked", over, 413, "exceeds the limit", chunked=True),
+        PushKind("push-no-authorization", _j(ok), 401, "missing authorization", credential="none"),
+        PushKind("push-basic-authorization", _j(ok), 401, "'bearer <token>'", credential="basic"),
+        PushKind(
+            "push-garbled-token", _j(ok), 401, "characters no token has", credential="garbled"
+        ),
+        PushKind(
+            "push-oversized-authorization", _j(ok), 401, "longer than", credential="oversized"
+        ),
+        PushKind("push-unknown-token", _j(ok), 401, "unknown bearer token", credential="unknown"),
+        PushKind("push-viewer-token", _j(ok), 403, "role 'ingest'", credential="viewer"),
+        PushKind("push-revoked-token-replay", _j(ok), 401, "was revoked", credential="revoked"),
+        PushKind(
+            "push-claims-another-source",
+            _j(ok | {"source": {"id": "good-feed1"}}),
+            403,
+            f"may publish only as {BOUND_SOURCE}",
+            credential="bound",
+        ),
+        PushKind(
+            "push-invents-source-metadata",
+            _j(ok | {"source": {"id": BOUND_SOURCE, "country": "RU"}}),
+            422,
+            "may not set it",
+        ),
+        PushKind(
+            "push-unknown-source-id",
+            _j(ok | {"source": {"id": "no-such-outlet"}}),
+            422,
+            "unknown source id 'no-such-outlet'",
+        ),
     ]
 
 

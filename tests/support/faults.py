@@ -22,6 +22,7 @@ from mediawatch.fetcher.identity import content_hash, normalise_text
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleFetched, ArticleTagged, DeadLetter
 from tests.support.environment import settings_environment
+from tests.support.fetcher import LOOPBACK_ALLOWED_ENV
 from tests.support.kafka_io import Record, read_all
 from tests.support.workers import ServiceProcess
 
@@ -57,6 +58,7 @@ def fetcher_worker(
             "MEDIAWATCH_LOG_LEVEL": "WARNING",
             "MEDIAWATCH_LOG_FORMAT": "text",
         }
+        | LOOPBACK_ALLOWED_ENV
         | env
     )
     return ServiceProcess(

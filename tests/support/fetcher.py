@@ -8,10 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from mediawatch.fetcher.settings import FetcherSettings
+from mediawatch.runtime.auth import Role, TokensFile
 from mediawatch.runtime.settings import KafkaSettings
 from tests.support.kafka_io import Record, read_topic
 
+#: What the tests let the fetcher connect to: their sites listen on loopback, which the
+#: fetcher refuses by default.
+LOOPBACK_ALLOWED = "127.0.0.0/8"
+#: The same for a fetcher run as a child process.
+LOOPBACK_ALLOWED_ENV = {"MEDIAWATCH_FETCH_ALLOW": LOOPBACK_ALLOWED}
+
 FAST = {
+    "fetch_allow": LOOPBACK_ALLOWED,
     "politeness_delay_s": 0.0,
     "retry_base_delay_s": 0.05,
     "retry_max_delay_s": 0.5,
@@ -23,6 +31,15 @@ FAST = {
 def fetcher_settings(kafka: KafkaSettings, tmp_path: Path, **extra: Any) -> FetcherSettings:
     values = kafka.model_dump() | FAST | {"state_dir": tmp_path / "state"} | extra
     return FetcherSettings(**values)
+
+
+def new_token_in(tokens_file: Path, role: Role = Role.INGEST, *sources: str) -> str:
+    """A new token stored (hashed) in ``tokens_file``, as `mediawatch tokens create` does."""
+    return TokensFile(tokens_file).create(role, sources)[1]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def write_sources(path: Path, sources: list[dict[str, Any]]) -> Path:

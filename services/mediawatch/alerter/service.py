@@ -182,7 +182,7 @@ def run_delivery(settings: AlerterSettings, rules: RuleSet) -> None:
             assigned = delivery.assigned()
             return (bool(assigned), f"{len(assigned)} partitions assigned")
 
-        server = ServiceHttpServer(settings.http_host, settings.http_port, readiness=readiness)
+        server = ServiceHttpServer.for_service(settings, readiness=readiness)
         await server.start()
         task = asyncio.create_task(delivery.run())
         loop = asyncio.get_running_loop()

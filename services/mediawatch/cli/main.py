@@ -9,6 +9,7 @@ from rich.console import Console
 
 from mediawatch.alerter.cli import register as register_alerter
 from mediawatch.cli.articles import register as register_article_commands
+from mediawatch.cli.tokens import tokens_app
 from mediawatch.fetcher.cli import fetcher_app
 from mediawatch.schemas.export import export
 from mediawatch.stack.broker import BrokerError, BrokerSettings, LocalKafka
@@ -30,6 +31,7 @@ app.add_typer(broker_app, name="broker")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(settings_app, name="settings")
 app.add_typer(fetcher_app, name="fetcher")
+app.add_typer(tokens_app, name="tokens")
 register_tagger(app)
 register_article_commands(app)
 register_alerter(app)

@@ -37,6 +37,8 @@ def _default(field: FieldInfo) -> str:
         value = field.default
     if value is None:
         return "–"
+    if value == "":
+        return "(empty)"
     if isinstance(value, Path) and value.is_absolute() and "mediawatch" in value.parts:
         # Package data: shown from the package root, the same in a checkout and in a wheel.
         parts = value.parts

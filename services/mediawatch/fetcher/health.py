@@ -4,7 +4,7 @@ the ``--once`` exit status and the source metrics."""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mediawatch.fetcher import metrics
@@ -18,6 +18,9 @@ class SourceHealth:
     last_success: float | None = None
     last_attempt: float | None = None
     published: int = 0
+    #: What went wrong with single entries in the last pass (a refused address, a page
+    #: that would not load), while the pass itself succeeded.
+    entry_errors: list[str] = field(default_factory=list)
 
 
 class HealthBoard:
@@ -38,6 +41,7 @@ class HealthBoard:
         health = self.sources.setdefault(source_id, SourceHealth())
         now = time.time()
         health.healthy, health.last_error, health.last_success = True, None, now
+        health.entry_errors = result.entry_errors
         health.published += result.published
         metrics.SOURCE_HEALTHY.labels(source_id).set(1)
         metrics.LAST_SUCCESS.labels(source_id).set(now)

@@ -27,6 +27,13 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from mediawatch.fetcher.guard import (
+    AddressPolicy,
+    AddressRefused,
+    Resolver,
+    guarded_transport,
+    resolve_with_system,
+)
 from mediawatch.fetcher.settings import FetcherSettings
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -174,8 +181,15 @@ class PoliteClient:
     """One per fetcher process; shared by every source so per-host limits hold globally."""
 
     def __init__(
-        self, settings: FetcherSettings, *, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        settings: FetcherSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: Resolver = resolve_with_system,
     ) -> None:
+        """``transport`` replaces the network (tests of the client's logic); otherwise
+        every connection goes through the address guard, resolving with ``resolver``
+        (default: the system's)."""
         self.settings = settings
         timeout = httpx.Timeout(
             connect=settings.connect_timeout_s,
@@ -183,12 +197,15 @@ class PoliteClient:
             write=settings.read_timeout_s,
             pool=settings.total_timeout_s,
         )
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        if transport is None:
+            policy = AddressPolicy.from_setting(settings.fetch_allow)
+            transport = guarded_transport(policy, limits=limits, resolver=resolver)
         self._client = httpx.AsyncClient(
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
             timeout=timeout,
             follow_redirects=False,
             transport=transport,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
         )
         self._gates: dict[str, _HostGate] = {}
         self._validators: dict[str, _Validators] = {}
@@ -236,6 +253,8 @@ class PoliteClient:
         try:
             result = await self.get(f"{origin}/robots.txt", conditional=False, retries=1)
         except FetchError as exc:
+            if exc.kind == "refused_address":
+                raise  # the host itself is refused: say so, not that robots.txt disallows
             if exc.status is not None and 400 <= exc.status < 500:
                 return _Robots(None, expires)  # no robots.txt: everything allowed
             # Unreachable or 5xx: assume disallowed for a short while, as crawlers do.
@@ -385,6 +404,8 @@ class PoliteClient:
                 raise timeout_error(url, deadline) from None
             except httpx.TimeoutException as exc:
                 raise timeout_error(url, type(exc).__name__) from None
+            except AddressRefused as exc:
+                raise FetchError("refused_address", str(exc), url=url) from None
             except httpx.DecodingError as exc:
                 raise FetchError("error", f"undecodable body: {exc}", url=url) from None
             except (httpx.TransportError, OSError) as exc:

@@ -8,7 +8,7 @@ FETCHES = Counter(
     "mediawatch_fetcher_fetches_total",
     "HTTP fetches and inbox reads by source and outcome "
     "(ok, not_modified, http_error, timeout, connection, too_large, redirect_loop, "
-    "robots_denied, parse_error, error).",
+    "robots_denied, refused_address, parse_error, error).",
     ["source", "outcome"],
 )
 FETCH_SECONDS = Histogram(

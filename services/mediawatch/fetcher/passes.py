@@ -8,7 +8,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mediawatch.fetcher import metrics
 from mediawatch.fetcher.dedupe import SeenIndex
@@ -21,6 +21,8 @@ from mediawatch.fetcher.sources import Source
 log = logging.getLogger(__name__)
 
 HTML_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
+#: Entry errors of one pass kept for the source's health (all of them go to the logs).
+ENTRY_ERRORS_KEPT = 10
 
 #: What one entry job of a feed or sitemap came to: published, duplicate, known or skipped.
 EntryJob = Callable[[], Awaitable[str]]
@@ -36,6 +38,7 @@ class PassResult:
     duplicates: int = 0
     known: int = 0
     failed_entries: int = 0
+    entry_errors: list[str] = field(default_factory=list)
 
 
 def tally(outcomes: list[Outcome]) -> PassResult:
@@ -105,6 +108,8 @@ class PassContext:
             if isinstance(item, BaseException):
                 if isinstance(item, FetchError | RejectedArticle | ValueError):
                     summary.failed_entries += 1
+                    if len(summary.entry_errors) < ENTRY_ERRORS_KEPT:
+                        summary.entry_errors.append(str(item))
                     log.warning("entry failed", extra={"source_id": source.id, "error": str(item)})
                     continue
                 raise item  # Kafka and unexpected errors fail the pass
@@ -116,5 +121,7 @@ class PassContext:
                 summary.known += 1
         attempted = len(results) - summary.known
         if attempted and summary.failed_entries == attempted:
-            raise SourceFailure(f"all {attempted} new entries failed; see the logs")
+            raise SourceFailure(
+                f"all {attempted} new entries failed; the first: {summary.entry_errors[0]}"
+            )
         return summary

@@ -1,5 +1,13 @@
 """``POST /v1/articles``: one article (a JSON object) or a batch (a list), answered 202 with
-the ids once Kafka acknowledged every one, 422 with field-level errors, 413 past the limit."""
+the ids once Kafka acknowledged every one, 422 with field-level errors, 413 past the limit.
+
+It needs an ``ingest`` token (or ``admin``). A push cannot lie about where it comes from: a
+token bound to sources publishes only as those (403 otherwise); a configured source's
+metadata (name, country, outlet type, language, genre) comes from the sources file and the
+push may not set it (422); an unknown source id is refused or folded into the ``push``
+source (``push_unknown_sources``), so the source label of the metrics stays bounded. Each
+token has its own rate limit, answered 429 with ``Retry-After``.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +24,10 @@ from mediawatch.fetcher import metrics
 from mediawatch.fetcher.extract import Extracted
 from mediawatch.fetcher.identity import canonical_url, normalise_text
 from mediawatch.fetcher.publish import Candidate, Publisher, RejectedArticle
+from mediawatch.fetcher.settings import FetcherSettings
+from mediawatch.fetcher.sources import Source
+from mediawatch.runtime.auth import PerTokenRateLimit, Principal, Role
+from mediawatch.runtime.http import ServiceHttpServer, principal_of
 from mediawatch.schemas import Genre, SourceInfo
 
 log = logging.getLogger(__name__)
@@ -24,7 +36,7 @@ log = logging.getLogger(__name__)
 class PushSource(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(default="push", min_length=1, max_length=100)
+    id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
     name: str | None = None
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     outlet_type: str | None = None
@@ -60,16 +72,70 @@ def _unprocessable(errors: list[dict[str, Any]]) -> web.Response:
     return web.json_response({"errors": errors}, status=422)
 
 
-def candidate_from_push(item: PushArticle) -> Candidate:
-    source = SourceInfo(
-        id=item.source.id,
-        type="push",
-        name=item.source.name,
-        country=item.source.country,
-        outlet_type=item.source.outlet_type,
-        language=item.source.language,
-        genre=item.source.genre,
-    )
+#: The one source of pushed articles that name no configured source.
+PUSH_SOURCE_ID = "push"
+#: Fields of a source the sources file says, for a configured source, and a push may not.
+SOURCE_METADATA = ("name", "country", "outlet_type", "language", "genre")
+
+
+class PushRefused(Exception):
+    """One article of a push claims a source it may not; 403 or 422 with the place."""
+
+    def __init__(self, status: int, loc: list[Any], message: str, kind: str) -> None:
+        super().__init__(message)
+        self.status, self.loc, self.message, self.kind = status, loc, message, kind
+
+
+def push_source(
+    claimed: PushSource,
+    principal: Principal,
+    configured: dict[str, Source],
+    unknown_sources: str,
+    loc: list[Any],
+) -> SourceInfo:
+    """The source an article is published as, or :class:`PushRefused`: the claimed id (by
+    default the token's one bound source, else ``push``), checked against the token's
+    binding and the sources file."""
+    source_id = claimed.id
+    if source_id is None:
+        source_id = principal.sources[0] if len(principal.sources) == 1 else PUSH_SOURCE_ID
+    if source_id not in configured and source_id != PUSH_SOURCE_ID:
+        if unknown_sources == "refuse":
+            raise PushRefused(
+                422,
+                [*loc, "source", "id"],
+                f"unknown source id {source_id!r}: not in the sources file (configured: "
+                f"{', '.join(sorted(configured)) or 'none'}); leave source.id out to publish "
+                f"as {PUSH_SOURCE_ID!r}",
+                "unknown_source",
+            )
+        source_id = PUSH_SOURCE_ID
+    if not principal.may_publish_as(source_id):
+        raise PushRefused(
+            403,
+            [*loc, "source", "id"],
+            f"token {principal.token_id} may publish only as {', '.join(principal.sources)}, "
+            f"not as {source_id!r}",
+            "wrong_source",
+        )
+    known = configured.get(source_id)
+    if known is None:
+        return SourceInfo(
+            id=source_id, type="push", **{name: getattr(claimed, name) for name in SOURCE_METADATA}
+        )
+    invented = [name for name in SOURCE_METADATA if getattr(claimed, name) is not None]
+    if invented:
+        raise PushRefused(
+            422,
+            [*loc, "source", invented[0]],
+            f"source {source_id!r} is in the sources file, which says its "
+            f"{', '.join(invented)}; a push may not set {'them' if len(invented) > 1 else 'it'}",
+            "source_metadata",
+        )
+    return known.info().model_copy(update={"type": "push"})
+
+
+def candidate_from_push(item: PushArticle, source: SourceInfo) -> Candidate:
     extracted = Extracted(
         title=item.title,
         text=item.text,
@@ -86,9 +152,29 @@ def candidate_from_push(item: PushArticle) -> Candidate:
 
 
 def add_push_route(
-    app: web.Application, publisher: Publisher, *, max_bytes: int, max_batch: int
+    server: ServiceHttpServer,
+    publisher: Publisher,
+    settings: FetcherSettings,
+    sources: list[Source],
 ) -> None:
+    max_bytes, max_batch = settings.push_max_bytes, settings.push_max_batch
+    configured = {source.id: source for source in sources}
+    rate_limit = PerTokenRateLimit(settings.push_requests_per_minute)
+
     async def handle(request: web.Request) -> web.Response:
+        principal = principal_of(request)
+        wait_s = rate_limit.take(principal.token_id)
+        if wait_s:
+            metrics.REJECTED.labels(PUSH_SOURCE_ID, "rate_limited").inc()
+            return web.json_response(
+                {
+                    "error": f"token {principal.token_id} made more than "
+                    f"{settings.push_requests_per_minute} requests in a minute; retry in "
+                    f"{wait_s} s"
+                },
+                status=429,
+                headers={"Retry-After": str(wait_s)},
+            )
         declared = request.content_length
         if declared is not None and declared > max_bytes:
             return web.json_response(
@@ -129,7 +215,24 @@ def add_push_route(
             if single:
                 errors = [e | {"loc": e["loc"][1:]} for e in errors]
             return _unprocessable(errors)
-        candidates = [candidate_from_push(a) for a in articles]
+        try:
+            candidates = [
+                candidate_from_push(
+                    article,
+                    push_source(
+                        article.source,
+                        principal,
+                        configured,
+                        settings.push_unknown_sources,
+                        [] if single else [index],
+                    ),
+                )
+                for index, article in enumerate(articles)
+            ]
+        except PushRefused as exc:
+            metrics.REJECTED.labels(PUSH_SOURCE_ID, exc.kind).inc()
+            error = {"loc": exc.loc, "msg": exc.message, "type": exc.kind}
+            return web.json_response({"errors": [error]}, status=exc.status)
         blank = [i for i, c in enumerate(candidates) if not normalise_text(c.text)]
         if blank:
             return _unprocessable(
@@ -160,4 +263,4 @@ def add_push_route(
             )
         return web.json_response({"accepted": len(results), "articles": results}, status=202)
 
-    app.router.add_post("/v1/articles", handle)
+    server.add_route("POST", "/v1/articles", handle, role=Role.INGEST)

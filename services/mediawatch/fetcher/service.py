@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
-from aiohttp import web
 
 from mediawatch.fetcher.dedupe import SeenIndex, SeenStore
 from mediawatch.fetcher.feed import feed_pass
@@ -96,8 +95,8 @@ class Fetcher:
             return False, "seen-state still loading"
         return True, f"{len(self.index)} articles known"
 
-    def add_routes(self, app: web.Application) -> None:
-        add_fetcher_routes(app, self.settings, self.publisher, self.health)
+    def add_routes(self, server: ServiceHttpServer) -> None:
+        add_fetcher_routes(server, self.settings, self.sources, self.publisher, self.health)
 
     # -- one pass over one source -----------------------------------------------------------
     async def run_source(self, source: Source) -> bool:
@@ -206,13 +205,10 @@ async def serve(settings: FetcherSettings, sources: list[Source], *, once: bool)
             loop.add_signal_handler(sig, fetcher.stopping.set)
     server: ServiceHttpServer | None = None
     if not once:
-        server = ServiceHttpServer(
-            settings.http_host,
-            settings.http_port,
-            readiness=fetcher.ready,
-            client_max_size=settings.push_max_bytes + 1024,
+        server = ServiceHttpServer.for_service(
+            settings, readiness=fetcher.ready, client_max_size=settings.push_max_bytes + 1024
         )
-        fetcher.add_routes(server.app)
+        fetcher.add_routes(server)
         await server.start()
         log.info("http server listening", extra={"port": server.port})
     try:

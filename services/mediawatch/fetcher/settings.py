@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from mediawatch.fetcher.guard import parse_allow_list
 from mediawatch.runtime.settings import ServiceSettings
 
 DEFAULT_USER_AGENT = "mediawatch-fetcher/0.1 (+https://github.com/mediawatch)"
@@ -36,6 +38,13 @@ class FetcherSettings(ServiceSettings):
     max_response_bytes: int = Field(
         default=10 * 1024 * 1024, ge=1024, description="Decoded bytes after which a body is cut."
     )
+    fetch_allow: str = Field(
+        default="",
+        description="Comma-separated CIDRs and host names the fetcher may connect to although "
+        "they are not public (loopback, link-local, private, multicast, reserved), e.g. "
+        "127.0.0.0/8 for local test sites or 10.20.0.0/16 for an intranet. Empty: public "
+        "addresses only; the check is made on the address connected to, every redirect hop.",
+    )
     max_redirects: int = Field(default=5, ge=0, le=30, description="Redirects followed.")
     retry_attempts: int = Field(
         default=3, ge=0, le=10, description="Retries after the first attempt (errors, 5xx, 429)."
@@ -50,6 +59,18 @@ class FetcherSettings(ServiceSettings):
         default=2 * 1024 * 1024, ge=1024, description="Largest accepted POST /v1/articles body."
     )
     push_max_batch: int = Field(default=500, ge=1, description="Most articles in one POST.")
+    push_unknown_sources: Literal["refuse", "fold"] = Field(
+        default="refuse",
+        description="What a push naming a source id that is not in the sources file gets: "
+        "refuse (422) or fold (published as the one 'push' source). Either way the source "
+        "label of the metrics takes only configured ids and 'push'.",
+    )
+    push_requests_per_minute: int = Field(
+        default=120,
+        ge=1,
+        description="POST /v1/articles requests one token may make a minute (bursts of as "
+        "many); past it the answer is 429 with Retry-After.",
+    )
     max_entries_per_pass: int = Field(
         default=200, ge=1, description="Most new entries/URLs of one source handled per pass."
     )
@@ -83,3 +104,9 @@ class FetcherSettings(ServiceSettings):
         default="mediawatch-fetcher",
         description="Kafka consumer group the fetcher instances share the sources in.",
     )
+
+    @field_validator("fetch_allow")
+    @classmethod
+    def _allow_list(cls, value: str) -> str:
+        parse_allow_list(value)
+        return value

@@ -3,16 +3,47 @@ a service adds (the fetcher's push endpoint).
 
 Readiness is a callback so that each service decides what "ready" means (connected to
 Kafka, partitions assigned); liveness only says the event loop still answers.
+
+Every route says which role it needs (:meth:`ServiceHttpServer.add_route`); a route added to
+``app.router`` behind the server's back needs ``admin``, so a forgotten declaration locks a
+door instead of opening one. The probes are open unless ``http_probes_require_token``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from mediawatch.runtime.auth import (
+    AuthError,
+    Principal,
+    Role,
+    TokenStore,
+    authorise,
+    token_store_of,
+)
+from mediawatch.runtime.settings import ServiceSettings
+
 ReadinessCheck = Callable[[], tuple[bool, str]]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: Where the access middleware leaves the :class:`Principal` of an authenticated request.
+PRINCIPAL = web.RequestKey("mediawatch.principal", Principal)
+#: The role of a route nobody declared: the strictest.
+UNDECLARED_ROUTE_ROLE = Role.ADMIN
+
+
+def principal_of(request: web.Request) -> Principal:
+    """The authenticated caller of a route that needs a role."""
+    return request[PRINCIPAL]
+
+
+def auth_error_response(error: AuthError) -> web.Response:
+    headers = {}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="mediawatch", error="invalid_token"'
+    return web.json_response({"error": error.message}, status=error.status, headers=headers)
 
 
 class ServiceHttpServer:
@@ -22,6 +53,8 @@ class ServiceHttpServer:
         port: int,
         *,
         readiness: ReadinessCheck,
+        tokens: TokenStore,
+        probes_require_token: bool = False,
         registry: CollectorRegistry = REGISTRY,
         client_max_size: int = 1024**2,
     ) -> None:
@@ -29,11 +62,53 @@ class ServiceHttpServer:
         self.port = port
         self.readiness = readiness
         self.registry = registry
-        self.app = web.Application(client_max_size=client_max_size)
-        self.app.router.add_get("/metrics", self._metrics)
-        self.app.router.add_get("/healthz", self._healthz)
-        self.app.router.add_get("/readyz", self._readyz)
+        self.tokens = tokens
+        self.app = web.Application(client_max_size=client_max_size, middlewares=[self._access])
+        self._required: dict[web.AbstractResource, Role | None] = {}
+        probes = Role.VIEWER if probes_require_token else None
+        self.add_route("GET", "/metrics", self._metrics, role=probes)
+        self.add_route("GET", "/healthz", self._healthz, role=probes)
+        self.add_route("GET", "/readyz", self._readyz, role=probes)
         self._runner: web.AppRunner | None = None
+
+    @classmethod
+    def for_service(
+        cls, settings: ServiceSettings, *, readiness: ReadinessCheck, client_max_size: int = 1024**2
+    ) -> ServiceHttpServer:
+        """The server of a service: its address, its tokens, its probe setting."""
+        return cls(
+            settings.http_host,
+            settings.http_port,
+            readiness=readiness,
+            tokens=token_store_of(settings),
+            probes_require_token=settings.http_probes_require_token,
+            client_max_size=client_max_size,
+        )
+
+    def add_route(self, method: str, path: str, handler: Handler, *, role: Role | None) -> None:
+        """Serve ``handler`` at ``path`` to tokens whose role grants ``role`` (None: open)."""
+        route = self.app.router.add_route(method, path, handler)
+        self._required[route.resource] = role  # type: ignore[index]
+
+    @web.middleware
+    async def _access(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        match = request.match_info
+        if match.http_exception is not None:  # 404, 405: nothing behind it to protect
+            return await handler(request)
+        resource = match.route.resource
+        required = (
+            UNDECLARED_ROUTE_ROLE
+            if resource is None
+            else self._required.get(resource, UNDECLARED_ROUTE_ROLE)
+        )
+        if required is not None:
+            try:
+                principal = self.tokens.authenticate(request.headers.get("Authorization"))
+                authorise(principal, required)
+            except AuthError as exc:
+                return auth_error_response(exc)
+            request[PRINCIPAL] = principal
+        return await handler(request)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         body = generate_latest(self.registry)

@@ -8,6 +8,11 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+#: Libraries whose records below WARNING carry whole request URLs (httpx logs every request
+#: at INFO), and a Slack-style webhook URL is a secret: they are kept at WARNING whatever
+#: MEDIAWATCH_LOG_LEVEL says; our own records name destinations without their secrets.
+QUIET_LOGGERS = ("httpx", "httpcore")
+
 _STANDARD_ATTRIBUTES = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message",
     "asctime",
@@ -45,3 +50,5 @@ def configure_logging(service: str, level: str = "INFO", fmt: str = "json") -> N
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mediawatch.runtime.errors import OnError
@@ -162,12 +162,41 @@ class ServiceSettings(KafkaSettings):
         description="Session timeout of a stream service's consumer group: how soon a crashed "
         "worker's partitions move to the others (faust's default is 60 s).",
     )
+    api_tokens_file: Path | None = Field(
+        default=None,
+        description="Tokens file written by `mediawatch tokens create` (hashes only, mode "
+        "0600), read again when it changes. Unset: <MEDIAWATCH_STATE_DIR>/tokens.json.",
+    )
+    api_tokens: SecretStr | None = Field(
+        default=None,
+        description="More API tokens, for .env files and secret stores: entries "
+        "ROLE[:SOURCE,...]=TOKEN separated by spaces or ';' (roles: ingest, viewer, editor, "
+        "admin); never logged.",
+    )
+    http_probes_require_token: bool = Field(
+        default=False,
+        description="Make /metrics, /healthz and /readyz need a token with role viewer "
+        "(open by default, for probes and scrapers on a private network).",
+    )
     on_error: OnError = Field(
         default=OnError.DEAD_LETTER,
         description="What a stream does with a record it cannot decode or handle: dead_letter "
         "(to the dead-letter topic with the reason, and on), skip (count, log, and on) or "
         "raise (stop the service before the record is committed; it is read again on restart).",
     )
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _api_tokens_parse(cls, value: SecretStr | None) -> SecretStr | None:
+        from mediawatch.runtime.auth import parse_env_tokens  # auth builds on these settings
+
+        parse_env_tokens(value)
+        return value
+
+    @property
+    def tokens_path(self) -> Path:
+        """Where the tokens file is: the setting, else ``tokens.json`` in the state dir."""
+        return self.api_tokens_file or self.state_dir / "tokens.json"
 
 
 def load_settings(settings_type: type[S], **overrides: object) -> S:
@@ -180,6 +209,7 @@ def load_settings(settings_type: type[S], **overrides: object) -> S:
             field = ".".join(str(part) for part in error["loc"])
             variable = f"{ENV_PREFIX}{field.upper()}" if field else settings_type.__name__
             value = error.get("input")
-            shown = "" if "password" in field or isinstance(value, dict) else f" (got {value!r})"
+            secret = any(word in field for word in ("password", "secret", "token"))
+            shown = "" if secret or isinstance(value, dict) else f" (got {value!r})"
             problems.append(f"{variable}: {error['msg']}{shown}")
         raise SettingsError(f"invalid {settings_type.__name__}: " + "; ".join(problems)) from None

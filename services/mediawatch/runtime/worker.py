@@ -40,9 +40,7 @@ def run_worker(app: faust.App, settings: ServiceSettings, **worker_options: Any)
     """Block running ``app`` until it is told to stop."""
     configure_logging(settings.service_name, settings.log_level, settings.log_format)
     asyncio.run(ensure_topics(settings))
-    server = ServiceHttpServer(
-        settings.http_host, settings.http_port, readiness=lambda: readiness_of(app)
-    )
+    server = ServiceHttpServer.for_service(settings, readiness=lambda: readiness_of(app))
 
     async def serve_http() -> None:
         await server.start()

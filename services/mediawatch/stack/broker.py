@@ -25,8 +25,9 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mediawatch.runtime.settings import ENV_PREFIX
@@ -67,6 +68,38 @@ class BrokerSettings(BaseSettings):
         description="Where Kafka's jars are kept; default <state_dir>/kafka/<version>/lib. "
         "Several state directories (e.g. test runs) can share one cache.",
     )
+    sasl_ssl_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of a SASL_SSL listener (TLS, SCRAM-SHA-512) beside the PLAINTEXT "
+        "one; needs _SSL_KEYSTORE_PEM and _SCRAM_PASSWORD. Unset: PLAINTEXT only.",
+    )
+    ssl_keystore_pem: Path | None = Field(
+        default=None,
+        description="PEM file of the SASL_SSL listener: the broker's private key (PKCS#8, "
+        "unencrypted) followed by its certificate chain.",
+    )
+    scram_username: str = Field(
+        default="mediawatch", description="SCRAM-SHA-512 user the storage is formatted with."
+    )
+    scram_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the SCRAM user; set when the storage is first formatted "
+        "(it is stored hashed by Kafka); never logged.",
+    )
+
+    @model_validator(mode="after")
+    def _secure_listener_is_complete(self) -> Self:
+        if self.sasl_ssl_port is not None:
+            missing = [
+                f"{ENV_PREFIX}BROKER_{name.upper()}"
+                for name in ("ssl_keystore_pem", "scram_password")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"{ENV_PREFIX}BROKER_SASL_SSL_PORT needs {', '.join(missing)}")
+        return self
 
 
 @dataclass(frozen=True)
@@ -231,6 +264,19 @@ class LocalKafka:
             "group.initial.rebalance.delay.ms": "0",
             "log.segment.bytes": str(64 * 1024 * 1024),
         }
+        if s.sasl_ssl_port is not None:
+            secure = f"SASL_SSL://{s.host}:{s.sasl_ssl_port}"
+            lines["listeners"] += f",{secure}"
+            lines["advertised.listeners"] += f",{secure}"
+            lines["listener.security.protocol.map"] += ",SASL_SSL:SASL_SSL"
+            lines |= {
+                "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+                "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": (
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+                ),
+                "listener.name.sasl_ssl.ssl.keystore.type": "PEM",
+                "listener.name.sasl_ssl.ssl.keystore.location": str(s.ssl_keystore_pem),
+            }
         path = self.home / "server.properties"
         path.write_text("".join(f"{key}={value}\n" for key, value in lines.items()))
         return path
@@ -266,13 +312,22 @@ class LocalKafka:
         cluster_id = "-"
         while cluster_id.startswith("-"):  # StorageTool would read a leading "-" as an option
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        scram: list[str] = []
+        password = self.settings.scram_password
+        if self.settings.sasl_ssl_port is not None and password is not None:
+            # The SCRAM user exists from the start (KRaft: the storage tool writes it).
+            user = f"name={self.settings.scram_username},password={password.get_secret_value()}"
+            scram = ["--add-scram", f"SCRAM-SHA-512=[{user}]"]
         result = subprocess.run(
             [java, "-cp", f"{self.lib_dir}/*", "kafka.tools.StorageTool", "format",
-             "-t", cluster_id, "-c", str(properties)],
+             "-t", cluster_id, "-c", str(properties), *scram],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         if result.returncode != 0:
-            raise BrokerError(f"formatting Kafka storage failed:\n{result.stdout}{result.stderr}")
+            output = result.stdout + result.stderr
+            if password is not None:
+                output = output.replace(password.get_secret_value(), "********")
+            raise BrokerError(f"formatting Kafka storage failed:\n{output}")
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -307,7 +362,7 @@ class LocalKafka:
                 return current
         s = self.settings
         java = self.check_java()
-        for port in (s.port, s.controller_port):
+        for port in (s.port, s.controller_port, *([s.sasl_ssl_port] if s.sasl_ssl_port else [])):
             if port_answers(s.host, port):
                 raise BrokerError(
                     f"port {s.host}:{port} is already in use by another program; stop it or "

@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
 
+from mediawatch.runtime.auth import Role, TokensFile
 from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import ENV_PREFIX, KafkaSettings, load_settings
 from mediawatch.schemas import Alert
@@ -75,7 +76,37 @@ def child_environment(
         variable = f"{ENV_PREFIX}{name.upper()}"
         if name in fields and variable not in os.environ and path.exists():
             env[variable] = str(path)
+    # One tokens file for the three services (the one `up` writes its token to); the sample
+    # feed server is on loopback, which the fetcher refuses unless allowed.
+    local = {
+        "api_tokens_file": str(tokens_file(state_dir).resolve()),
+        "fetch_allow": LOCAL_FETCH_ALLOW,
+    }
+    for name, value in local.items():
+        variable = f"{ENV_PREFIX}{name.upper()}"
+        if name in fields and variable not in os.environ:
+            env[variable] = value
     return env
+
+
+#: What `mediawatch up` lets the fetcher connect to beside public addresses: loopback,
+#: where the sample feed server listens.
+LOCAL_FETCH_ALLOW = "127.0.0.0/8"
+
+
+def push_example(port: int, token: str) -> str:
+    """The curl command that pushes one article to the fetcher with ``token``."""
+    return (
+        f"curl -X POST http://127.0.0.1:{port}/v1/articles "
+        f"-H 'Authorization: Bearer {token}' "
+        """-d '{"title": "...", "text": "..."}'"""
+    )
+
+
+def tokens_file(state_dir: Path) -> Path:
+    """The tokens file of the stack: MEDIAWATCH_API_TOKENS_FILE, else in the state dir."""
+    exported = os.environ.get(f"{ENV_PREFIX}API_TOKENS_FILE")
+    return Path(exported) if exported else state_dir / "tokens.json"
 
 
 def child_specs(
@@ -106,6 +137,7 @@ class Stack:
         self.monitor: PipelineMonitor | None = None
         self.ports: dict[str, int] = {}
         self.stop_event = asyncio.Event()
+        self.push_token: tuple[str, str] | None = None  # (id, token) of this run's token
 
     # -- start ---------------------------------------------------------------------------
 
@@ -154,6 +186,8 @@ class Stack:
         sources_file = write_sources_file(
             state / "sources.yaml", load_manifest(), inbox.resolve(), feed_url
         )
+        record, token = TokensFile(tokens_file(state)).create(Role.INGEST)
+        self.push_token = (record.token_id, token)
         specs, self.ports = child_specs(options, bootstrap, sources_file)
         self.supervisor = Supervisor(
             specs, stop_timeout_s=options.stop_timeout_s, notify=self._notice
@@ -186,7 +220,16 @@ class Stack:
             "alerts",
             f"{ENV_PREFIX}KAFKA_BOOTSTRAP={bootstrap} mediawatch alerts tail",
         )
+        if self.push_token is not None:
+            token_id, token = self.push_token
+            table.add_row("push token", f"{token} (ingest, id {token_id}; revoked at stop)")
         self.console.print(table)
+        if self.push_token is not None:
+            self.console.print(
+                "push an article: " + push_example(self.ports["fetcher"], self.push_token[1]),
+                markup=False,
+                soft_wrap=True,  # one line, to copy
+            )
         self.console.print("Press Ctrl-C to stop.")
 
     # -- progress ------------------------------------------------------------------------
@@ -222,6 +265,9 @@ class Stack:
 
     async def stop(self) -> None:
         self.console.print("stopping ...")
+        if self.push_token is not None:
+            TokensFile(tokens_file(self.options.state_dir)).revoke(self.push_token[0])
+            self.console.print(f"  push token {self.push_token[0]}: revoked")
         if self.monitor is not None:
             await self.monitor.stop()
         if self.supervisor is not None:
