@@ -38,9 +38,14 @@ CONSUMER_TOPICS = {
 RUNTIME_IMAGE_GOAL_MB = 300
 
 
+#: A source of the compose sources file: a push may only publish as a configured source, with
+#: that file's metadata (issue 15).
+PUSH_SOURCE = "sample-atlantic-ledger"
+
+
 def oped_article() -> dict[str, Any]:
     title, _, text = OPED.read_text().partition("\n")
-    return {"title": title.strip(), "text": text.strip(), "source": {"id": "engine-test"}}
+    return {"title": title.strip(), "text": text.strip(), "source": {"id": PUSH_SOURCE}}
 
 
 def filler_articles(count: int, tag: str) -> list[dict[str, Any]]:
@@ -50,7 +55,7 @@ def filler_articles(count: int, tag: str) -> list[dict[str, Any]]:
             "title": f"Harbour report {tag} number {n}",
             "text": f"The port authority of town {tag}-{n} counted {n * 7} ships this week. "
             f"Officials in Brussels and Moscow commented on trade volumes, reference {tag}{n}.",
-            "source": {"id": "engine-test"},
+            "source": {"id": PUSH_SOURCE},
         }
         for n in range(count)
     ]

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import yaml
 
+from mediawatch.runtime.auth import new_token
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.stack.engine import Engine
 from tests.support.deploy import COMPOSE_FILE
@@ -46,6 +47,9 @@ class ComposeStack:
     files: tuple[Path, ...] = (COMPOSE_FILE, OVERRIDE)
     project: str = PROJECT
     timings: dict[str, float] = field(default_factory=dict)
+    #: The ingest token the stack accepts (given to compose as MEDIAWATCH_API_TOKENS, as a
+    #: user's .env would) and the tests push with.
+    ingest_token: str = field(default_factory=lambda: new_token()[1])
 
     # -- compose -------------------------------------------------------------------------
     def environment(self) -> dict[str, str]:
@@ -53,6 +57,7 @@ class ComposeStack:
         env["COMPOSE_PROJECT_NAME"] = self.project
         # docker-compose.yml interpolates it for Grafana, which is not started here.
         env.setdefault("GRAFANA_ADMIN_PASSWORD", "grafana-not-started-here")
+        env["MEDIAWATCH_API_TOKENS"] = f"ingest={self.ingest_token}"
         return env
 
     def compose(
@@ -181,7 +186,12 @@ class ComposeStack:
         return values
 
     def post(self, articles: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        response = httpx.post(f"{FETCHER}/v1/articles", json=articles, timeout=60)
+        response = httpx.post(
+            f"{FETCHER}/v1/articles",
+            json=articles,
+            headers={"Authorization": f"Bearer {self.ingest_token}"},
+            timeout=60,
+        )
         assert response.status_code == 202, response.text
         body: list[dict[str, Any]] = response.json()["articles"]
         return body
