@@ -9,7 +9,7 @@ import asyncio
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -114,13 +114,21 @@ def set_stories(feeds: Feeds, stories: int) -> None:
         feeds.articles[feed] = stories
 
 
-async def until(condition: Callable[[], bool], what: str, timeout_s: float = 120.0) -> None:
+async def until(
+    condition: Callable[[], bool],
+    what: str,
+    timeout_s: float = 120.0,
+    *,
+    logs: Sequence[ServiceProcess] = (),
+) -> None:
+    """Wait for ``condition``; on time-out fail naming ``what``, with the tails of ``logs``."""
     try:
         async with asyncio.timeout(timeout_s):
             while not condition():  # noqa: ASYNC110 (the state is set by the HTTP handlers)
                 await asyncio.sleep(0.2)
     except TimeoutError:
-        raise AssertionError(f"not reached within {timeout_s}s: {what}") from None
+        tails = "".join(f"\n--- {' '.join(p.args)}:\n{p.log_tail(3000)}" for p in logs)
+        raise AssertionError(f"not reached within {timeout_s}s: {what}{tails}") from None
 
 
 @pytest.mark.timeout(420)
@@ -165,14 +173,19 @@ async def test_two_fetchers_share_feeds_and_one_takes_over_when_the_other_is_kil
             # Alone, the first instance is given every partition and polls every feed.
             first.start()
             await until(
-                lambda: all(feeds.of(i) for i in range(FEEDS)), "the first polls every feed"
+                lambda: all(feeds.of(i) for i in range(FEEDS)),
+                "the first polls every feed",
+                logs=[first],
             )
             second.start()
-            await until(lambda: any(h.agent == "fetcher-b" for h in feeds.hits), "b polls")
+            await until(
+                lambda: any(h.agent == "fetcher-b" for h in feeds.hits), "b polls", logs=[second]
+            )
             joined = min(h.at for h in feeds.hits if h.agent == "fetcher-b")
             await until(
                 lambda: all(len(feeds.of(i, since=joined)) >= 2 for i in range(FEEDS)),
                 "every feed polled twice since the second instance joined",
+                logs=[first, second],
             )
             owners = {i: {h.agent for h in feeds.of(i, since=joined)} for i in range(FEEDS)}
             assert all(len(agents) == 1 for agents in owners.values()), owners
@@ -199,6 +212,7 @@ async def test_two_fetchers_share_feeds_and_one_takes_over_when_the_other_is_kil
                     for i in by_owner["fetcher-b"]
                 ),
                 "the first instance polls the killed one's feeds",
+                logs=[first],
             )
             records = await read_topic(
                 kafka_settings, topic, until=lambda r: len(r) >= 3 * FEEDS, timeout_s=120
