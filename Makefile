@@ -40,9 +40,10 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# Parallel workers, each with its own Kafka broker; work-stealing keeps the long fault tests
+# Parallel workers (three: four starved the kill tests on two cores), each with its own Kafka
+# broker; work-stealing keeps the long fault tests
 # from queueing behind one another. PYTEST_WORKERS=0 runs everything in one process.
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 3
 pytest: setup tools
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 

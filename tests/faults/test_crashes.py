@@ -200,7 +200,10 @@ async def test_second_tagger_takes_over_the_partitions_of_a_killed_one(
     assert before is not None and readiness is not None
     assert _partitions(readiness) > _partitions(before), (before, readiness)
     summary("two-taggers", victim_before_kill=victim_count, survivor=survivor_count)
-    assert survivor_count + victim_count >= ARTICLES
+    # The articles written after the kill, on every partition, the victim's included, are the
+    # survivor's alone. (The victim's own count is only a reading taken before the kill: it
+    # may have tagged and committed a few more before the signal landed.)
+    assert survivor_count >= ARTICLES - cut, (survivor_count, victim_count)
     await _account_tagged(kafka_settings, articles, bad, "two-taggers")
 
 
