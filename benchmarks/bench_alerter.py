@@ -35,14 +35,14 @@ sys.path.insert(0, str(REPOSITORY))
 
 from bench_pipeline import (  # noqa: E402
     DEFAULT_QUERY,
+    fetched_articles,
     group_lag,
     kafka_settings,
     load,
     load_bodies,
     proc_cpu_s,
-    text_of,
-    title_of,
 )
+from local_broker import start_local_broker  # noqa: E402
 from machine import describe_machine  # noqa: E402
 from tests.support.workers import ServiceProcess  # noqa: E402
 
@@ -51,30 +51,12 @@ NO_MATCH_QUERY = '"no article of the corpus says this"'
 
 def tagged_articles(bodies_path: Path, count: int) -> list[dict[str, Any]]:
     """The first ``count`` bodies tagged by the default tagger, as ArticleTagged JSON."""
-    from datetime import UTC, datetime
-
-    from mediawatch.fetcher.identity import content_hash, normalise_text
-    from mediawatch.schemas import ArticleFetched, SourceInfo
     from mediawatch.tagger.pipeline import Tagger
     from mediawatch.tagger.settings import TaggerSettings
 
     tagger = Tagger.from_settings(TaggerSettings())
-    source = SourceInfo(id="bench", type="push", country="GB", outlet_type="wire", language="en")
-    now = datetime.now(UTC)
-    tagged = []
-    for index, body in enumerate(load_bodies(bodies_path)[:count]):
-        text = normalise_text(text_of(body, "alerter", index))
-        fetched = ArticleFetched(
-            article_id=f"alerter-{index}",
-            source=source,
-            title=title_of(body, "alerter", index),
-            fetched_at=now,
-            text=text,
-            content_hash=content_hash(text),
-            language="en",
-        )
-        tagged.append(json.loads(tagger.tag(fetched).to_json()))
-    return tagged
+    fetched = fetched_articles(load_bodies(bodies_path)[:count], "alerter")
+    return [json.loads(tagger.tag(event).to_json()) for event in fetched]
 
 
 async def offer(settings: Any, articles: list[dict[str, Any]], rate: float, seconds: float) -> int:
@@ -168,8 +150,6 @@ async def step(
 
 
 async def bench(args: argparse.Namespace) -> None:
-    from mediawatch.stack.broker import BrokerSettings, LocalKafka, free_port
-
     print(f"machine: {describe_machine()}")
     print(f"load average at start: {load()}")
     started = time.perf_counter()
@@ -182,15 +162,7 @@ async def bench(args: argparse.Namespace) -> None:
     try:
         bootstrap = args.bootstrap
         if bootstrap is None:
-            kafka = LocalKafka(
-                BrokerSettings(
-                    state_dir=workdir / "broker",
-                    port=free_port(),
-                    controller_port=free_port(),
-                    jar_cache=REPOSITORY / ".mediawatch" / "jars",
-                )
-            )
-            kafka.start()
+            kafka = start_local_broker(workdir / "broker")
             bootstrap = kafka.bootstrap
         print(
             f"\n{'rate/s':>7} {'rule query':>24} {'handled':>8} {'CPU s':>6} {'idle':>6} "

@@ -26,7 +26,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe_machine
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 WORDS = [
     "government",
     "minister",
@@ -196,17 +195,10 @@ def main() -> None:
     try:
         bootstrap = args.bootstrap
         if bootstrap is None:
-            from mediawatch.stack.broker import BrokerSettings, LocalKafka, free_port
+            from local_broker import start_local_broker
 
-            kafka = LocalKafka(
-                BrokerSettings(
-                    state_dir=Path(tempfile.mkdtemp(prefix="bench-fetcher-")),
-                    port=free_port(),
-                    controller_port=free_port(),
-                    jar_cache=REPOSITORY / ".mediawatch" / "jars",
-                )  # type: ignore[call-arg]
-            )
-            bootstrap = kafka.start().bootstrap
+            kafka = start_local_broker(Path(tempfile.mkdtemp(prefix="bench-fetcher-")))
+            bootstrap = kafka.bootstrap
         asyncio.run(bench(args, bootstrap, port))
     finally:
         if kafka is not None:

@@ -517,33 +517,40 @@ async def run_step(
 # -- references ----------------------------------------------------------------------------------
 
 
-def reference_tagging(bodies_path: Path) -> dict[str, float]:
-    """Tag every body (with a step suffix) in this process: no Kafka, no faust."""
+def fetched_articles(bodies: Sequence[str], step: str) -> list[Any]:
+    """The bodies as the ArticleFetched events a fetcher would publish, with the step in
+    their ids, titles and texts (so no two steps share an article)."""
     from datetime import UTC
 
     from mediawatch.fetcher.identity import content_hash, normalise_text
     from mediawatch.schemas import ArticleFetched, SourceInfo
-    from mediawatch.tagger.pipeline import Tagger
-    from mediawatch.tagger.settings import TaggerSettings
 
-    bodies = load_bodies(bodies_path)
-    tagger = Tagger.from_settings(TaggerSettings())
     source = SourceInfo(id="bench", type="push", country="GB", outlet_type="wire", language="en")
     now = datetime.now(UTC)
     events = []
     for index, body in enumerate(bodies):
-        text = normalise_text(text_of(body, "ref", index))
+        text = normalise_text(text_of(body, step, index))
         events.append(
             ArticleFetched(
-                article_id=f"ref-{index}",
+                article_id=f"{step}-{index}",
                 source=source,
-                title=title_of(body, "ref", index),
+                title=title_of(body, step, index),
                 fetched_at=now,
                 text=text,
                 content_hash=content_hash(text),
                 language="en",
             )
         )
+    return events
+
+
+def reference_tagging(bodies_path: Path) -> dict[str, float]:
+    """Tag every body (with a step suffix) in this process: no Kafka, no faust."""
+    from mediawatch.tagger.pipeline import Tagger
+    from mediawatch.tagger.settings import TaggerSettings
+
+    tagger = Tagger.from_settings(TaggerSettings())
+    events = fetched_articles(load_bodies(bodies_path), "ref")
     tagger.tag(events[0])
     started = time.perf_counter()
     for event in events:
@@ -707,17 +714,10 @@ async def bench(args: argparse.Namespace) -> None:
         bootstrap = args.bootstrap
         broker_pid = None
         if bootstrap is None:
-            from mediawatch.stack.broker import BrokerSettings, LocalKafka, free_port
+            from local_broker import start_local_broker
 
-            kafka = LocalKafka(
-                BrokerSettings(
-                    state_dir=workdir / "broker",
-                    port=free_port(),
-                    controller_port=free_port(),
-                    jar_cache=REPOSITORY / ".mediawatch" / "jars",
-                )  # type: ignore[call-arg]
-            )
-            bootstrap = kafka.start().bootstrap
+            kafka = start_local_broker(workdir / "broker")
+            bootstrap = kafka.bootstrap
             broker_pid = kafka.status().pid
             print(f"broker: LocalKafka {kafka.version} at {bootstrap} (pid {broker_pid})")
         else:
