@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from aiokafka.errors import KafkaError
 
 from mediawatch.fetcher.extract import Extracted
 from mediawatch.fetcher.identity import canonical_url
@@ -25,7 +26,7 @@ from mediawatch.fetcher.publish import Candidate, build_event
 from mediawatch.fetcher.service import Fetcher
 from mediawatch.fetcher.sharding import partition_of
 from mediawatch.fetcher.sources import load_sources
-from mediawatch.runtime.kafka import ensure_topics, producer
+from mediawatch.runtime.kafka import ensure_topics, partitions_of, producer
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleFetched, ArticleSeen, SourcePolled
 from mediawatch.schemas.topics import FETCHER_SOURCES
@@ -302,3 +303,18 @@ async def test_an_article_left_without_its_seen_record_is_learnt_not_published_a
     ]
     seen = await read_exactly(settings, settings.topic_fetcher_seen, 1)
     assert [ArticleSeen.from_json(r.value or b"").article_id for r in seen] == [event.article_id]
+
+
+async def test_the_partition_count_waits_for_a_topic_created_meanwhile(
+    kafka_settings: KafkaSettings,
+) -> None:
+    """The first instance of a group may read the sources topic's partitions while another
+    is still creating it; hashing sources onto zero partitions once failed a CI run."""
+    topic = kafka_settings.topic_fetcher_sources
+    waiting = asyncio.create_task(partitions_of(kafka_settings, topic, timeout_s=30.0))
+    await asyncio.sleep(1.0)
+    assert not waiting.done(), "answered before the topic existed"
+    await ensure_topics(kafka_settings, [FETCHER_SOURCES])
+    assert await waiting == list(range(FETCHER_SOURCES.partitions))
+    with pytest.raises(KafkaError, match=r"topic test\.never\.\w+ .* no partitions within 1s"):
+        await partitions_of(kafka_settings, f"test.never.{uuid.uuid4().hex[:8]}", timeout_s=1.0)

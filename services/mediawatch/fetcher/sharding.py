@@ -40,7 +40,7 @@ from aiokafka.partitioner import murmur2
 
 from mediawatch.fetcher.sources import Source
 from mediawatch.runtime.following import follow
-from mediawatch.runtime.kafka import consumer, ensure_topics, topic_partitions
+from mediawatch.runtime.kafka import consumer, ensure_topics, partitions_of
 from mediawatch.schemas import ArticleFetched, SourcePolled, cloudevent_headers
 from mediawatch.schemas.topics import FETCHER_SOURCES
 
@@ -92,7 +92,7 @@ class SourceMembership:
 
     async def start(self) -> None:
         await ensure_topics(self.settings, [FETCHER_SOURCES])
-        self._partitions = len((await topic_partitions(self.settings, [self.topic]))[self.topic])
+        self._partitions = len(await partitions_of(self.settings, self.topic))
         self._sources = defaultdict(list)
         for source in self.fetcher.sources:
             self._sources[partition_of(source.id, self._partitions)].append(source)
@@ -205,8 +205,7 @@ class SourceMembership:
         """Learn every article of these sources on the articles topic since ``since`` (less
         the clock margin) that the seen state lacks (see the module docstring)."""
         topic = self.settings.topic_articles_fetched
-        numbers = (await topic_partitions(self.settings, [topic]))[topic]
-        partitions = [TopicPartition(topic, number) for number in numbers]
+        partitions = [TopicPartition(topic, n) for n in await partitions_of(self.settings, topic)]
         reader = consumer(self.settings, group_id=None)
         await reader.start()
         try:

@@ -173,3 +173,25 @@ async def topic_partitions(settings: KafkaSettings, topics: Iterable[str]) -> di
     for topic in described:
         result[topic["topic"]] = sorted(p["partition"] for p in topic["partitions"])
     return result
+
+
+async def partitions_of(
+    settings: KafkaSettings, topic: str, *, timeout_s: float = 30.0
+) -> list[int]:
+    """Partition numbers of ``topic``, waiting for them to show.
+
+    A topic that another client (or this one) has just created can be listed by the broker
+    before its partitions are in the metadata, or not be listed yet at all; a caller that
+    hashes keys onto the partitions must not see zero of them.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        numbers = (await topic_partitions(settings, [topic]))[topic]
+        if numbers:
+            return numbers
+        if asyncio.get_running_loop().time() > deadline:
+            raise KafkaError(
+                f"topic {topic} at {settings.kafka_bootstrap} showed no partitions "
+                f"within {timeout_s:.0f}s"
+            )
+        await asyncio.sleep(0.5)
