@@ -1,6 +1,6 @@
 """The compose stack on the project's private container engine (mediawatch.stack.engine).
 
-One session-scoped :class:`~tests.support.engine_stack.ComposeStack`: the engine is set up
+A module-scoped :class:`~tests.support.engine_stack.ComposeStack`: the engine is set up
 (installed, started, stand-in images built), ``docker compose up -d --build`` runs the
 shipped docker-compose.yml (plus deploy/engine/compose.engine.yaml, which leaves Grafana out)
 and every service is waited for until healthy. Afterwards the stack is taken down with its
@@ -37,8 +37,10 @@ def engine() -> Iterator[Engine]:
     engine.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(engine: Engine) -> Iterator[ComposeStack]:
+    """The plain stack, for one test module: down before the next module's stack publishes
+    the same host ports."""
     stack = ComposeStack(engine)
     stack.down(volumes=True)  # what a previous, interrupted run may have left
     stack.up_and_wait()

@@ -50,6 +50,12 @@ class ComposeStack:
     #: The ingest token the stack accepts (given to compose as MEDIAWATCH_API_TOKENS, as a
     #: user's .env would) and the tests push with.
     ingest_token: str = field(default_factory=lambda: new_token()[1])
+    #: More variables for compose (an operator's shell or .env), such as MEDIAWATCH_SECURE_DIR.
+    extra_environment: dict[str, str] = field(default_factory=dict)
+    #: How the tests reach Kafka's host listener (the secured override needs credentials).
+    kafka_settings: KafkaSettings = field(
+        default_factory=lambda: KafkaSettings(kafka_bootstrap=KAFKA_HOST)
+    )
 
     # -- compose -------------------------------------------------------------------------
     def environment(self) -> dict[str, str]:
@@ -58,7 +64,7 @@ class ComposeStack:
         # docker-compose.yml interpolates it for Grafana, which is not started here.
         env.setdefault("GRAFANA_ADMIN_PASSWORD", "grafana-not-started-here")
         env["MEDIAWATCH_API_TOKENS"] = f"ingest={self.ingest_token}"
-        return env
+        return env | self.extra_environment
 
     def compose(
         self, *args: str, check: bool = True, timeout: float = 900
@@ -160,7 +166,7 @@ class ComposeStack:
 
     # -- reading the stack through its host ports -----------------------------------------
     def kafka(self) -> KafkaSettings:
-        return KafkaSettings(kafka_bootstrap=KAFKA_HOST)
+        return self.kafka_settings
 
     def read(self, topic: str) -> list[dict[str, Any]]:
         """Every record of ``topic`` (the stack's own name) up to its current end."""

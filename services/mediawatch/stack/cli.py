@@ -1,5 +1,5 @@
-"""Stack commands: ``mediawatch up``, ``mediawatch topics ensure`` and
-``mediawatch samples serve``."""
+"""Stack commands: ``mediawatch up``, ``mediawatch topics ensure``,
+``mediawatch samples serve`` and ``mediawatch secure init``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ errors = Console(stderr=True)
 
 topics_app = typer.Typer(help="The topic catalogue on a Kafka cluster.", no_args_is_help=True)
 samples_app = typer.Typer(help="The sample corpus (package data).", no_args_is_help=True)
+secure_app = typer.Typer(
+    help="Kafka over TLS with SCRAM for the secured compose override.", no_args_is_help=True
+)
 
 
 def up(
@@ -123,7 +126,46 @@ def samples_serve(
         console.print("stopped")
 
 
+@secure_app.command("init")
+def secure_init(
+    out: Path = typer.Option(
+        Path(".mediawatch/secure"),
+        "--out",
+        help="Folder for the CA, the broker keystore and the credentials "
+        "(compose reads MEDIAWATCH_SECURE_DIR, by default this one).",
+    ),
+    hosts: list[str] | None = typer.Option(
+        None,
+        "--host",
+        help="A name or address the broker is reached by (repeat it); by default kafka, "
+        "localhost and 127.0.0.1, as compose reaches it.",
+    ),
+    days: int = typer.Option(825, "--days", min=1, help="Validity of the certificates."),
+    username: str = typer.Option("mediawatch", "--username", help="The SCRAM user."),
+    force: bool = typer.Option(False, "--force", help="Replace material already there."),
+) -> None:
+    """Write a private CA, the broker's certificate and keystore, and a SCRAM user with a
+    random password, for `docker compose -f docker-compose.yml -f
+    deploy/secure/compose.secure.yaml up`."""
+    from mediawatch.stack.secure import COMPOSE_BROKER_HOSTS, SecureInitError, init_secure_dir
+
+    names = hosts or list(COMPOSE_BROKER_HOSTS)
+    try:
+        written = init_secure_dir(out, hosts=names, days=days, username=username, force=force)
+    except (SecureInitError, OSError) as exc:
+        errors.print(f"[red]secure init failed:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    for path in written:
+        console.print(f"wrote {path}", soft_wrap=True)
+    console.print(
+        "next: docker compose -f docker-compose.yml -f deploy/secure/compose.secure.yaml "
+        "up -d --build",
+        soft_wrap=True,
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command("up")(up)
     app.add_typer(topics_app, name="topics")
     app.add_typer(samples_app, name="samples")
+    app.add_typer(secure_app, name="secure")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -40,6 +41,8 @@ COMPOSE_VERSION = "v2.29.7"
 DEBIAN_SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 BASE_IMAGE = "mediawatch-engine/bookworm:base"
+#: Label of a stand-in image: the digest of the definition it was built from.
+DIGEST_LABEL = "org.mediawatch.stand-in.digest"
 BRIDGE = "mwengine0"
 BRIDGE_ADDRESS = "10.213.0.1/24"
 ADDRESS_POOL = "base=10.213.16.0/20,size=24"
@@ -408,6 +411,25 @@ class Engine:
             'APT::Install-Recommends "false";\nAPT::Sandbox::User "root";\n'
         )
 
+    def stand_in_digest(self, directory: str) -> str:
+        """A digest of a stand-in's definition (its directory's files, and the Kafka version
+        for Kafka): an image built from another definition is built again."""
+        source = self.repository / "deploy" / "engine" / "images" / directory
+        digest = hashlib.sha256(kafka_version_of(builtin_pom()).encode())
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            digest.update(path.relative_to(source).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+        return digest.hexdigest()[:16]
+
+    def image_digest(self, name: str) -> str | None:
+        """The stand-in digest label of image ``name``; None when there is no such image."""
+        result = subprocess.run(
+            ["docker", "image", "inspect", "--format",
+             f'{{{{ index .Config.Labels "{DIGEST_LABEL}" }}}}', name],
+            capture_output=True, text=True, env=self.environment(), check=False,
+        )  # fmt: skip
+        return result.stdout.strip() if result.returncode == 0 else None
+
     def image_exists(self, name: str) -> bool:
         result = subprocess.run(
             ["docker", "image", "inspect", name],
@@ -459,13 +481,15 @@ class Engine:
             with self.timings.step("import base"):
                 self.docker("import", str(tarball), BASE_IMAGE, step="docker import", timeout=600)
         for name, directory in STAND_INS.items():
-            if not rebuild and self.image_exists(name):
+            digest = self.stand_in_digest(directory)
+            if not rebuild and self.image_digest(name) == digest:
                 continue
             with self.timings.step(f"build {name}"):
                 context = self._context(directory)
                 self.docker(
-                    "build", "--tag", name, str(context), step=f"building {name}", timeout=1800
-                )
+                    "build", "--tag", name, "--label", f"{DIGEST_LABEL}={digest}", str(context),
+                    step=f"building {name}", timeout=1800,
+                )  # fmt: skip
 
     def up(self) -> None:
         """Install, start and build: the engine ready for ``docker compose up``."""
