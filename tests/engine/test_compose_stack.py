@@ -18,17 +18,24 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.engine_stack import ALERTMANAGER, PROMETHEUS, ComposeStack
+from tests.support.engine_stack import (
+    ALERTMANAGER,
+    ALERTS,
+    OPED,
+    PROMETHEUS,
+    PUSH_SOURCE,
+    RULE,
+    ComposeStack,
+    alerts_for,
+    oped_article,
+)
 from tests.support.environment import REPOSITORY
 
 # The first test carries the session's set-up: from nothing installed, the engine, Compose v2
 # built with Go, debootstrap and every image build take far longer than the suite's 300 s.
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.timeout(2400)]
 
-OPED = REPOSITORY / "tests" / "tagger" / "fixtures" / "oped-indivisible.txt"
-ALERTS = "mediawatch.alerts"
 TAGGED = "mediawatch.articles.tagged"
-RULE = "indivisible-security"
 #: The consumers of the stack and the topics each reports lag for (runtime/lag.py).
 CONSUMER_TOPICS = {
     "fetcher": {"mediawatch.fetcher.seen"},
@@ -36,16 +43,6 @@ CONSUMER_TOPICS = {
     "alerter": {"mediawatch.articles.tagged", "mediawatch.notifications.retry"},
 }
 RUNTIME_IMAGE_GOAL_MB = 300
-
-
-#: A source of the compose sources file: a push may only publish as a configured source, with
-#: that file's metadata (issue 15).
-PUSH_SOURCE = "sample-atlantic-ledger"
-
-
-def oped_article() -> dict[str, Any]:
-    title, _, text = OPED.read_text().partition("\n")
-    return {"title": title.strip(), "text": text.strip(), "source": {"id": PUSH_SOURCE}}
 
 
 def filler_articles(count: int, tag: str) -> list[dict[str, Any]]:
@@ -58,15 +55,6 @@ def filler_articles(count: int, tag: str) -> list[dict[str, Any]]:
             "source": {"id": PUSH_SOURCE},
         }
         for n in range(count)
-    ]
-
-
-def alerts_for(values: list[dict[str, Any]], article_id: str) -> list[dict[str, Any]]:
-    return [
-        a
-        for a in values
-        if a.get("rule_id") == RULE
-        and any(x.get("article_id") == article_id for x in a.get("articles", []))
     ]
 
 

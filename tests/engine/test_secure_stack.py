@@ -25,9 +25,16 @@ from pydantic import SecretStr
 from mediawatch.runtime.kafka import topic_partitions
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.stack.engine import Engine
-from tests.engine.test_compose_stack import ALERTS, RULE, alerts_for, oped_article
 from tests.support.deploy import COMPOSE_FILE
-from tests.support.engine_stack import KAFKA_HOST, OVERRIDE, ComposeStack
+from tests.support.engine_stack import (
+    ALERTS,
+    KAFKA_HOST,
+    OVERRIDE,
+    RULE,
+    ComposeStack,
+    alerts_for,
+    oped_article,
+)
 from tests.support.environment import REPOSITORY
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.timeout(2400)]

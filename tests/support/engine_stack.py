@@ -36,6 +36,28 @@ KAFKA_HOST = "127.0.0.1:9094"
 FETCHER = "http://127.0.0.1:8081"
 PROMETHEUS = "http://127.0.0.1:9090"
 ALERTMANAGER = "http://127.0.0.1:9093"
+OPED = REPOSITORY / "tests" / "tagger" / "fixtures" / "oped-indivisible.txt"
+ALERTS = "mediawatch.alerts"
+RULE = "indivisible-security"
+#: A source of the compose sources file: a push may only publish as a configured source, with
+#: that file's metadata (issue 15).
+PUSH_SOURCE = "sample-atlantic-ledger"
+
+
+def oped_article() -> dict[str, Any]:
+    """The founding op-ed as a push of the compose stack's sample source."""
+    title, _, text = OPED.read_text().partition("\n")
+    return {"title": title.strip(), "text": text.strip(), "source": {"id": PUSH_SOURCE}}
+
+
+def alerts_for(values: list[dict[str, Any]], article_id: str) -> list[dict[str, Any]]:
+    """The indivisible-security alerts (as JSON values) that carry ``article_id``."""
+    return [
+        a
+        for a in values
+        if a.get("rule_id") == RULE
+        and any(x.get("article_id") == article_id for x in a.get("articles", []))
+    ]
 
 
 @dataclass

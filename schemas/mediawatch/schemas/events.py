@@ -139,6 +139,18 @@ class Evidence(_Part):
         default="text", description="which field the offsets refer to"
     )
 
+    def shifted(self, offset: int) -> Evidence:
+        """The same span with text offsets moved by ``offset``: evidence found in a tagged
+        slice of the text (``ArticleTagged.text_start``) placed in the whole article."""
+        if self.field != "text" or offset == 0:
+            return self
+        update: dict[str, int] = {"start": self.start + offset, "end": self.end + offset}
+        if self.sentence_start is not None:
+            update["sentence_start"] = self.sentence_start + offset
+        if self.sentence_end is not None:
+            update["sentence_end"] = self.sentence_end + offset
+        return self.model_copy(update=update)
+
 
 class ThemeTag(_Part):
     theme_id: str

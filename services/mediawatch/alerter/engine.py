@@ -41,17 +41,6 @@ class CompiledRule:
             self.query = compile_query(rule.condition.query)
 
 
-def _shift(evidence: Evidence, offset: int) -> Evidence:
-    if evidence.field != "text" or offset == 0:
-        return evidence
-    update: dict[str, Any] = {"start": evidence.start + offset, "end": evidence.end + offset}
-    if evidence.sentence_start is not None:
-        update["sentence_start"] = evidence.sentence_start + offset
-    if evidence.sentence_end is not None:
-        update["sentence_end"] = evidence.sentence_end + offset
-    return evidence.model_copy(update=update)
-
-
 def match_article(compiled: CompiledRule, tagged: ArticleTagged) -> AlertArticle | None:
     """The article as it would appear in an alert of this rule, or None if it does not match."""
     condition = compiled.rule.condition
@@ -119,7 +108,7 @@ def match_article(compiled: CompiledRule, tagged: ArticleTagged) -> AlertArticle
         result = compiled.query.evaluate(document)
         if not result.matched:
             return None
-        evidence.extend(_shift(e, tagged.text_start) for e in result.evidence)
+        evidence.extend(e.shifted(tagged.text_start) for e in result.evidence)
     for theme_id in matched_themes:
         evidence.extend(article_themes[theme_id].evidence[:2])
     for stance in stances:

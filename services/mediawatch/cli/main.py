@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from mediawatch.alerter.cli import register as register_alerter
+from mediawatch.archiver.cli import register as register_archiver
 from mediawatch.cli.articles import register as register_article_commands
 from mediawatch.cli.tokens import tokens_app
 from mediawatch.fetcher.cli import fetcher_app
@@ -35,6 +36,7 @@ app.add_typer(tokens_app, name="tokens")
 register_tagger(app)
 register_article_commands(app)
 register_alerter(app)
+register_archiver(app)
 register_stack(app)
 
 console = Console()

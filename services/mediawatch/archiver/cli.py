@@ -1,0 +1,141 @@
+"""Archive commands: ``archiver run`` and ``archive search``."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+console = Console()
+errors = Console(stderr=True)
+
+archiver_app = typer.Typer(help="The archiver service.", no_args_is_help=True)
+archive_app = typer.Typer(help="The archive of tagged articles and alerts.", no_args_is_help=True)
+
+
+@archiver_app.command("run")
+def archiver_run(
+    archive: Path | None = typer.Option(None, "--archive", help="SQLite file (default: settings)."),
+) -> None:
+    """Consume tagged articles and alerts into the archive until Ctrl-C."""
+    from mediawatch.archiver.service import run
+    from mediawatch.archiver.settings import ArchiverSettings
+    from mediawatch.runtime.settings import SettingsError, load_settings
+
+    overrides: dict[str, object] = {} if archive is None else {"archive_path": archive}
+    try:
+        settings = load_settings(ArchiverSettings, **overrides)
+    except SettingsError as exc:
+        errors.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    run(settings)
+
+
+def _since(value: str | None) -> datetime | None:
+    """``7d``, ``12h``, ``30m`` before now, or an ISO 8601 time."""
+    if value is None:
+        return None
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    if value[-1:] in units and value[:-1].isdigit():
+        return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is neither 7d/12h/30m nor an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@archive_app.command("search")
+def archive_search(
+    query: str = typer.Argument("", help="A query in the theme language; empty: everything."),
+    archive: Path | None = typer.Option(None, "--archive", help="SQLite file (default: settings)."),
+    since: str | None = typer.Option(None, "--since", help="7d, 12h, 30m or an ISO time."),
+    until: str | None = typer.Option(None, "--until", help="ISO time (exclusive)."),
+    source: list[str] = typer.Option([], "--source", help="Source id (repeatable)."),
+    country: list[str] = typer.Option([], "--country", help="Outlet country, ISO alpha-2."),
+    outlet_type: list[str] = typer.Option([], "--outlet-type", help="newspaper, agency, ..."),
+    language: list[str] = typer.Option([], "--language", help="ISO 639-1 code."),
+    genre: list[str] = typer.Option([], "--genre", help="news, opinion, analysis, ..."),
+    theme: list[str] = typer.Option([], "--theme", help="Tagged with this theme id."),
+    actor: list[str] = typer.Option([], "--actor", help="Tagged with this actor id."),
+    limit: int = typer.Option(20, "--limit", min=1, max=1000, help="Results per page."),
+    cursor: str | None = typer.Option(None, "--cursor", help="Where the previous page ended."),
+    output: str = typer.Option("table", "--format", help="table, jsonl or csv."),
+) -> None:
+    """Search the archive: exactly the articles a theme with this query would match."""
+    from mediawatch.archiver.search import SearchError, search
+    from mediawatch.archiver.settings import ArchiverSettings
+    from mediawatch.archiver.sqlite import SqliteArchive
+    from mediawatch.archiver.store import ArticleFilters
+    from mediawatch.runtime.settings import load_settings
+
+    if output not in {"table", "jsonl", "csv"}:
+        raise typer.BadParameter(f"--format {output!r}: use table, jsonl or csv")
+    path = archive or load_settings(ArchiverSettings).resolved_archive_path()
+    if not path.exists():
+        errors.print(f"no archive at {path}: run `mediawatch archiver run` first", soft_wrap=True)
+        raise typer.Exit(2)
+    filters = ArticleFilters(
+        since=_since(since),
+        until=_since(until),
+        sources=tuple(source),
+        countries=tuple(c.upper() for c in country),
+        outlet_types=tuple(outlet_type),
+        languages=tuple(language),
+        genres=tuple(genre),
+        themes=tuple(theme),
+        actors=tuple(actor),
+    )
+    store = SqliteArchive(path)
+    try:
+        page = search(store, query, filters, limit=limit, cursor=cursor)
+    except SearchError as exc:
+        errors.print(f"search failed: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    finally:
+        store.close()
+    rows = [
+        {
+            "article_id": hit.article.article.article_id,
+            "fetched_at": hit.article.article.fetched_at.isoformat(),
+            "source": hit.article.article.source.id,
+            "title": hit.article.article.title,
+            "url": hit.article.article.url or "",
+            "evidence": " | ".join(e.text for e in hit.evidence[:5]),
+        }
+        for hit in page.hits
+    ]
+    if output == "jsonl":
+        for hit in page.hits:
+            line = {
+                "article": json.loads(hit.article.to_json()),
+                "evidence": [e.model_dump(mode="json") for e in hit.evidence],
+            }
+            sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+    elif output == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["article_id"])
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        for row in rows:
+            console.print(
+                f"{row['fetched_at'][:16]}  {escape(row['source']):<24} "
+                f"{escape(row['title'][:70])}\n"
+                f"    {row['article_id']}  [dim]{escape(row['evidence'][:100])}[/dim]",
+                soft_wrap=True,
+                highlight=False,
+            )
+        console.print(f"{len(rows)} result(s); {page.candidates_read} candidate(s) read")
+    if page.next_cursor:
+        errors.print(f"more: --cursor {page.next_cursor}", soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(archiver_app, name="archiver")
+    app.add_typer(archive_app, name="archive")

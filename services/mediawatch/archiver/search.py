@@ -1,0 +1,183 @@
+"""Search of the archive in the query language of themes and rules.
+
+Two steps, so that a search finds exactly what a theme with the same query would match:
+
+1. :func:`fts_expression` turns the query's syntax tree into an FTS expression that every
+   article the query matches satisfies (a superset: phrases and NEAR become AND of their
+   words, NOT and scopes constrain nothing, a wildcard becomes its prefix). The store answers
+   it from its index, after its filters.
+2. Each candidate is matched by the query library itself (:func:`mediawatch.query.compile_query`
+   on the article's text, title and metadata), which also gives the evidence spans.
+
+Pages are cut by a cursor (fetch time, id): a search reads candidates in pages until it has
+``limit`` matches, so its cost is bounded by ``max_candidates``, not by the archive's size.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mediawatch.archiver.store import ArchiveStore, ArticleFilters, Cursor
+from mediawatch.query import (
+    And,
+    Document,
+    Meta,
+    Near,
+    Node,
+    Not,
+    Or,
+    QueryIndex,
+    Repeat,
+    Term,
+    parse_query,
+)
+from mediawatch.schemas import ArticleTagged, Evidence
+
+#: FTS5 barewords are [A-Za-z0-9_] and non-ASCII; anything else is split on, as unicode61
+#: splits the indexed text (an underscore, too).
+_FTS_PART = re.compile(r"[^\W_]+")
+
+
+class SearchError(ValueError):
+    """A search that cannot be run: what was wrong, for a 400 answer or a CLI error."""
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    article: ArticleTagged
+    evidence: list[Evidence]
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    hits: list[SearchHit] = field(default_factory=list)
+    #: Where the next page starts (an opaque string), or None at the end.
+    next_cursor: str | None = None
+    #: Candidates the index gave and the query library read, for this page.
+    candidates_read: int = 0
+
+
+def _token_expression(token: str) -> str | None:
+    """FTS expression a document holding ``token`` (a normalised query word) satisfies."""
+    cut = min((i for i in (token.find("*"), token.find("?")) if i >= 0), default=-1)
+    stem = token if cut < 0 else token[:cut]
+    parts = _FTS_PART.findall(stem)
+    if not parts:
+        return None
+    wildcard = cut >= 0 and stem.endswith(parts[-1])
+    quoted = [f'"{part}"' for part in parts]
+    if wildcard:
+        quoted[-1] += "*"  # the last part of a wildcard word is a prefix of the word
+    return quoted[0] if len(quoted) == 1 else "(" + " AND ".join(quoted) + ")"
+
+
+def fts_expression(node: Node) -> str | None:
+    """An FTS expression that every article ``node`` matches satisfies; None: no constraint
+    (every article is a candidate)."""
+    if isinstance(node, Term):
+        words = [w for w in (_token_expression(t) for t in node.tokens) if w is not None]
+        if not words:
+            return None
+        return words[0] if len(words) == 1 else "(" + " AND ".join(words) + ")"
+    if isinstance(node, And):
+        parts = [p for p in (fts_expression(c) for c in node.children) if p is not None]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+    if isinstance(node, Or):
+        options = [fts_expression(c) for c in node.children]
+        if any(o is None for o in options):
+            return None
+        kept = [o for o in options if o is not None]
+        return kept[0] if len(kept) == 1 else "(" + " OR ".join(kept) + ")"
+    if isinstance(node, Near):
+        return fts_expression(And((node.left, node.right)))
+    if isinstance(node, Repeat):
+        return fts_expression(node.child)
+    if isinstance(node, Not | Meta):
+        return None
+    raise TypeError(f"unknown query node {node!r}")
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    raw = json.dumps([cursor.fetched_at.isoformat(), cursor.article_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> Cursor:
+    try:
+        padded = text + "=" * (-len(text) % 4)
+        moment, article_id = json.loads(base64.urlsafe_b64decode(padded))
+        return Cursor(datetime.fromisoformat(moment), str(article_id))
+    except (ValueError, TypeError) as exc:
+        raise SearchError(f"cursor {text[:40]!r} is not one this archive gave out") from exc
+
+
+def document_of(tagged: ArticleTagged) -> Document:
+    """The article as a theme sees it: its text, title and metadata."""
+    article = tagged.article
+    return Document(
+        tagged.text,
+        title=article.title,
+        language=tagged.language or article.language,
+        source_id=article.source.id,
+        country=article.source.country,
+        outlet_type=article.source.outlet_type,
+        genre=article.genre,
+    )
+
+
+def search(
+    store: ArchiveStore,
+    query: str | None,
+    filters: ArticleFilters,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    max_candidates: int = 20_000,
+    batch: int = 500,
+) -> SearchPage:
+    """One page of up to ``limit`` articles matching ``query`` (None or empty: every article
+    the filters let through), newest first.
+
+    Raises :class:`SearchError` for a query that does not parse (with its position), a bad
+    cursor or limit. At most ``max_candidates`` are read for one page; a page cut short by
+    that bound still carries a cursor to go on from.
+    """
+    if not 1 <= limit <= 1000:
+        raise SearchError(f"limit must be between 1 and 1000, not {limit}")
+    compiled = None
+    expression = None
+    if query and query.strip():
+        try:
+            node = parse_query(query)
+        except ValueError as exc:  # QuerySyntaxError names the position
+            raise SearchError(str(exc)) from exc
+        compiled = QueryIndex().compile(node)
+        expression = fts_expression(node)
+    after = decode_cursor(cursor) if cursor else None
+    hits: list[SearchHit] = []
+    read = 0
+    while True:
+        chunk = store.candidates(expression, filters, after=after, limit=batch)
+        for tagged in chunk.articles:
+            read += 1
+            after = Cursor(tagged.article.fetched_at, tagged.article.article_id)
+            if compiled is None:
+                hits.append(SearchHit(tagged, []))
+            else:
+                result = compiled.evaluate(document_of(tagged))
+                if result.matched:
+                    hits.append(
+                        SearchHit(tagged, [e.shifted(tagged.text_start) for e in result.evidence])
+                    )
+            if len(hits) == limit or read >= max_candidates:
+                more = chunk.more or tagged is not chunk.articles[-1]
+                next_cursor = encode_cursor(after) if more else None
+                return SearchPage(hits, next_cursor, read)
+        if not chunk.more:
+            return SearchPage(hits, None, read)
