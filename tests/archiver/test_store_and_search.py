@@ -257,3 +257,55 @@ def test_a_bounded_candidate_read_still_pages_on(store: SqliteArchive) -> None:
     rest = search(store, "NOT marathon", ArticleFilters(), limit=1000, cursor=page.next_cursor)
     found = [h.article.article.article_id for h in [*page.hits, *rest.hits]]
     assert found == sorted(every_match("NOT marathon", corpus()), reverse=True)
+
+
+def trend_store(tmp_path: Path) -> SqliteArchive:
+    archive = SqliteArchive(tmp_path / "t.sqlite3")
+    day = 24 * 60
+    archive.upsert_articles(
+        [
+            tagged("d1-gb", at(0), themes=("nato",), country="GB", actors=("state:ru", "org:nato"),
+                   stances={"state:ru": -0.7}),
+            tagged("d1-ru", at(5), themes=("nato",), country="RU", actors=("state:ru",),
+                   stances={"state:ru": 0.6}),
+            tagged("d1-reprint", at(6), themes=("nato",), country="GB", duplicate_of="d1-gb",
+                   actors=("state:ru",)),
+            tagged("d2-gb", at(day), themes=("nato", "brics"), country="GB",
+                   actors=("state:ru", "org:nato"), stances={"state:ru": -0.5}),
+            tagged("d2-other", at(day + 1), themes=("brics",), country="IN", actors=("org:brics",)),
+        ]
+    )  # fmt: skip
+    return archive
+
+
+def test_trends_count_stories_not_reprints_per_day_and_group(tmp_path: Path) -> None:
+    archive = trend_store(tmp_path)
+    points = archive.trend("nato", "country", ArticleFilters())
+    assert [(p.day, p.group, p.stories) for p in points] == [
+        ("2025-03-03", "GB", 1),
+        ("2025-03-03", "RU", 1),
+        ("2025-03-04", "GB", 1),
+    ]
+    overall = archive.trend(None, None, ArticleFilters(countries=("GB", "IN")))
+    assert [(p.day, p.stories) for p in overall] == [("2025-03-03", 1), ("2025-03-04", 2)]
+
+
+def test_an_actor_timeline_has_mentions_stance_and_company(tmp_path: Path) -> None:
+    timeline = trend_store(tmp_path).actor_timeline("state:ru", ArticleFilters())
+    first, second = timeline.days
+    assert (first.day, first.articles, first.supportive, first.critical) == ("2025-03-03", 3, 1, 1)
+    assert first.mean_score == pytest.approx((-0.7 + 0.6) / 2)
+    assert (second.articles, second.critical, second.mean_score) == (1, 1, pytest.approx(-0.5))
+    assert timeline.co_occurring == [("org:nato", 2)]
+
+
+def test_the_stance_filter_and_stories_only(tmp_path: Path) -> None:
+    archive = trend_store(tmp_path)
+
+    def ids(filters: ArticleFilters) -> list[str]:
+        return [h.article.article.article_id for h in search(archive, "", filters, limit=50).hits]
+
+    assert ids(ArticleFilters(stances=(("state:ru", "critical"),))) == ["d2-gb", "d1-gb"]
+    assert ids(ArticleFilters(stances=(("state:ru", "supportive"),))) == ["d1-ru"]
+    assert "d1-reprint" not in ids(ArticleFilters(stories_only=True))
+    assert "d1-reprint" in ids(ArticleFilters())

@@ -37,13 +37,13 @@ def archiver_run(
     run(settings)
 
 
-def _since(value: str | None) -> datetime | None:
-    """``7d``, ``12h``, ``30m`` before now, or an ISO 8601 time."""
+def parse_moment(value: str | None, *, now: datetime | None = None) -> datetime | None:
+    """``7d``, ``12h``, ``30m`` before ``now``, or an ISO 8601 time (UTC when naive)."""
     if value is None:
         return None
     units = {"d": "days", "h": "hours", "m": "minutes"}
     if value[-1:] in units and value[:-1].isdigit():
-        return datetime.now(UTC) - timedelta(**{units[value[-1]]: int(value[:-1])})
+        return (now or datetime.now(UTC)) - timedelta(**{units[value[-1]]: int(value[:-1])})
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
@@ -82,8 +82,8 @@ def archive_search(
         errors.print(f"no archive at {path}: run `mediawatch archiver run` first", soft_wrap=True)
         raise typer.Exit(2)
     filters = ArticleFilters(
-        since=_since(since),
-        until=_since(until),
+        since=parse_moment(since),
+        until=parse_moment(until),
         sources=tuple(source),
         countries=tuple(c.upper() for c in country),
         outlet_types=tuple(outlet_type),

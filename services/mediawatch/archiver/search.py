@@ -162,21 +162,24 @@ def search(
     after = decode_cursor(cursor) if cursor else None
     hits: list[SearchHit] = []
     read = 0
+    # Small reads first: a selective page ends after a few candidates, a broad one grows.
+    size = min(batch, max(20, 2 * limit))
     while True:
-        chunk = store.candidates(expression, filters, after=after, limit=batch)
-        for tagged in chunk.articles:
+        chunk = store.candidates(expression, filters, after=after, limit=size)
+        size = min(batch, size * 2)
+        for stored in chunk.articles:
             read += 1
-            after = Cursor(tagged.article.fetched_at, tagged.article.article_id)
+            after = Cursor(stored.fetched_at, stored.article_id)
+            tagged = stored.load()
             if compiled is None:
                 hits.append(SearchHit(tagged, []))
             else:
                 result = compiled.evaluate(document_of(tagged))
                 if result.matched:
-                    hits.append(
-                        SearchHit(tagged, [e.shifted(tagged.text_start) for e in result.evidence])
-                    )
+                    evidence = [e.shifted(tagged.text_start) for e in result.evidence]
+                    hits.append(SearchHit(tagged, evidence))
             if len(hits) == limit or read >= max_candidates:
-                more = chunk.more or tagged is not chunk.articles[-1]
+                more = chunk.more or stored is not chunk.articles[-1]
                 next_cursor = encode_cursor(after) if more else None
                 return SearchPage(hits, next_cursor, read)
         if not chunk.more:

@@ -19,9 +19,19 @@ import sqlite3
 import zlib
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
-from mediawatch.archiver.store import ArticleFilters, Candidates, Cursor
+from mediawatch.archiver.store import (
+    ActorDay,
+    ActorTimeline,
+    ArticleFilters,
+    Candidates,
+    Cursor,
+    StoredArticle,
+    TrendGroup,
+    TrendPoint,
+)
 from mediawatch.query import normalise, tokenise
 from mediawatch.schemas import Alert, ArticleTagged
 
@@ -40,6 +50,7 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             outlet_type TEXT,
             language TEXT,
             genre TEXT,
+            duplicate_of TEXT,
             tagged BLOB NOT NULL
         );
         CREATE INDEX articles_by_time ON articles (fetched_us DESC, article_id DESC);
@@ -52,6 +63,14 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             row INTEGER NOT NULL REFERENCES articles (row) ON DELETE CASCADE,
             actor_id TEXT NOT NULL,
             PRIMARY KEY (actor_id, row)
+        ) WITHOUT ROWID;
+        CREATE TABLE article_stances (
+            row INTEGER NOT NULL REFERENCES articles (row) ON DELETE CASCADE,
+            target_kind TEXT NOT NULL,
+            target_id TEXT NOT NULL,
+            label TEXT NOT NULL,
+            score REAL NOT NULL,
+            PRIMARY KEY (target_id, row, target_kind)
         ) WITHOUT ROWID;
         CREATE VIRTUAL TABLE article_index USING fts5 (
             title, text, detail = none, tokenize = 'unicode61 remove_diacritics 0'
@@ -77,9 +96,59 @@ def _us(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
 
 
+#: The UTC day of an article's fetch time, in SQL.
+_DAY = "date(a.fetched_us / 1000000, 'unixepoch')"
+
+
+def _from_us(microseconds: int) -> datetime:
+    return datetime.fromtimestamp(microseconds / 1_000_000, UTC)
+
+
+def _decode(blob: bytes) -> ArticleTagged:
+    return ArticleTagged.from_json(zlib.decompress(blob))
+
+
 def index_text(text: str) -> str:
     """``text`` as the query library tokenises it, one space between tokens."""
     return " ".join(tokenise(normalise(text).text))
+
+
+def _filter_clauses(filters: ArticleFilters) -> tuple[list[str], list[object]]:
+    """SQL conditions on ``articles a`` (and their parameters) for ``filters``."""
+    where: list[str] = []
+    params: list[object] = []
+    if filters.since is not None:
+        where.append("a.fetched_us >= ?")
+        params.append(_us(filters.since))
+    if filters.until is not None:
+        where.append("a.fetched_us < ?")
+        params.append(_us(filters.until))
+    for column, values in (
+        ("source_id", filters.sources),
+        ("country", filters.countries),
+        ("outlet_type", filters.outlet_types),
+        ("language", filters.languages),
+        ("genre", filters.genres),
+    ):
+        if values:
+            where.append(f"a.{column} IN ({', '.join('?' * len(values))})")
+            params.extend(values)
+    for table, column, values in (
+        ("article_themes", "theme_id", filters.themes),
+        ("article_actors", "actor_id", filters.actors),
+    ):
+        if values:
+            where.append(
+                f"a.row IN (SELECT row FROM {table} "
+                f"WHERE {column} IN ({', '.join('?' * len(values))}))"
+            )
+            params.extend(values)
+    for target_id, label in filters.stances:
+        where.append("a.row IN (SELECT row FROM article_stances WHERE target_id = ? AND label = ?)")
+        params.extend([target_id, label])
+    if filters.stories_only:
+        where.append("a.duplicate_of IS NULL")
+    return where, params
 
 
 class SqliteArchive:
@@ -155,7 +224,8 @@ class SqliteArchive:
             db.execute("DELETE FROM articles WHERE row = ?", (old[0],))
         row = db.execute(
             "INSERT INTO articles (article_id, fetched_us, published_us, source_id, country, "
-            "outlet_type, language, genre, tagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "outlet_type, language, genre, duplicate_of, tagged) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 article.article_id,
                 _us(article.fetched_at),
@@ -165,6 +235,7 @@ class SqliteArchive:
                 article.source.outlet_type,
                 tagged.language or article.language,
                 str(article.genre) if article.genre else None,
+                article.duplicate_of,
                 zlib.compress(tagged.to_json(), 6),
             ),
         ).lastrowid
@@ -175,6 +246,10 @@ class SqliteArchive:
         db.executemany(
             "INSERT OR IGNORE INTO article_actors VALUES (?, ?)",
             [(row, actor.actor_id) for actor in tagged.actors],
+        )
+        db.executemany(
+            "INSERT OR REPLACE INTO article_stances VALUES (?, ?, ?, ?, ?)",
+            [(row, s.target_kind, s.target_id, str(s.label), s.score) for s in tagged.stances],
         )
         db.execute(
             "INSERT INTO article_index (rowid, title, text) VALUES (?, ?, ?)",
@@ -226,67 +301,102 @@ class SqliteArchive:
         after: Cursor | None,
         limit: int,
     ) -> Candidates:
-        where: list[str] = []
-        params: list[object] = []
+        where, params = _filter_clauses(filters)
         if fts_expression is not None:
             where.append("a.row IN (SELECT rowid FROM article_index WHERE article_index MATCH ?)")
             params.append(fts_expression)
-        if filters.since is not None:
-            where.append("a.fetched_us >= ?")
-            params.append(_us(filters.since))
-        if filters.until is not None:
-            where.append("a.fetched_us < ?")
-            params.append(_us(filters.until))
-        for column, values in (
-            ("source_id", filters.sources),
-            ("country", filters.countries),
-            ("outlet_type", filters.outlet_types),
-            ("language", filters.languages),
-            ("genre", filters.genres),
-        ):
-            if values:
-                where.append(f"a.{column} IN ({', '.join('?' * len(values))})")
-                params.extend(values)
-        for table, column, values in (
-            ("article_themes", "theme_id", filters.themes),
-            ("article_actors", "actor_id", filters.actors),
-        ):
-            if values:
-                where.append(
-                    f"a.row IN (SELECT row FROM {table} "
-                    f"WHERE {column} IN ({', '.join('?' * len(values))}))"
-                )
-                params.extend(values)
         if after is not None:
             where.append("(a.fetched_us < ? OR (a.fetched_us = ? AND a.article_id < ?))")
             at = _us(after.fetched_at)
             params.extend([at, at, after.article_id])
-        sql = "SELECT a.tagged FROM articles a"
+        sql = "SELECT a.article_id, a.fetched_us, a.tagged FROM articles a"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY a.fetched_us DESC, a.article_id DESC LIMIT ?"
         params.append(limit + 1)
         rows = self._db.execute(sql, params).fetchall()
-        articles = [ArticleTagged.from_json(zlib.decompress(r[0])) for r in rows[:limit]]
+        articles = [
+            StoredArticle(article_id, _from_us(fetched_us), partial(_decode, blob))
+            for article_id, fetched_us, blob in rows[:limit]
+        ]
         return Candidates(articles, more=len(rows) > limit)
+
+    def trend(
+        self, theme_id: str | None, group: TrendGroup | None, filters: ArticleFilters
+    ) -> list[TrendPoint]:
+        where, params = _filter_clauses(filters)
+        where.append("a.duplicate_of IS NULL")
+        if theme_id is not None:
+            where.append("a.row IN (SELECT row FROM article_themes WHERE theme_id = ?)")
+            params.append(theme_id)
+        column = {"country": "a.country", "source": "a.source_id", "language": "a.language"}
+        grouped = column[group] if group else "NULL"
+        rows = self._db.execute(
+            f"SELECT {_DAY} AS day, {grouped} AS grp, count(*) FROM articles a "
+            f"WHERE {' AND '.join(where)} GROUP BY day, grp ORDER BY day, grp",
+            params,
+        )
+        return [TrendPoint(day, grp, int(n)) for day, grp, n in rows]
+
+    def actor_timeline(
+        self, actor_id: str, filters: ArticleFilters, *, co_occurring: int = 20
+    ) -> ActorTimeline:
+        where, params = _filter_clauses(filters)
+        where.append("a.row IN (SELECT row FROM article_actors WHERE actor_id = ?)")
+        params.append(actor_id)
+        condition = " AND ".join(where)
+        days = [
+            ActorDay(day, int(n), int(sup or 0), int(neu or 0), int(cri or 0), mean)
+            for day, n, sup, neu, cri, mean in self._db.execute(
+                f"SELECT {_DAY} AS day, count(*), sum(s.label = 'supportive'), "
+                "sum(s.label = 'neutral'), sum(s.label = 'critical'), avg(s.score) "
+                "FROM articles a LEFT JOIN article_stances s "
+                "ON s.row = a.row AND s.target_id = ? AND s.label != 'unknown' "
+                f"WHERE {condition} GROUP BY day ORDER BY day",
+                [actor_id, *params],
+            )
+        ]
+        others = [
+            (str(other), int(n))
+            for other, n in self._db.execute(
+                "SELECT o.actor_id, count(*) AS n FROM article_actors o WHERE o.actor_id != ? "
+                f"AND o.row IN (SELECT a.row FROM articles a WHERE {condition}) "
+                "GROUP BY o.actor_id ORDER BY n DESC, o.actor_id LIMIT ?",
+                [actor_id, *params, co_occurring],
+            )
+        ]
+        return ActorTimeline(actor_id, days, others)
 
     def article(self, article_id: str) -> ArticleTagged | None:
         row = self._db.execute(
             "SELECT tagged FROM articles WHERE article_id = ?", (article_id,)
         ).fetchone()
-        return ArticleTagged.from_json(zlib.decompress(row[0])) if row else None
+        return _decode(row[0]) if row else None
 
-    def alerts(self, *, rule_id: str | None = None, limit: int = 100) -> list[Alert]:
-        if rule_id is None:
-            rows = self._db.execute(
-                "SELECT alert FROM alerts ORDER BY fired_us DESC, alert_id LIMIT ?", (limit,)
-            )
-        else:
-            rows = self._db.execute(
-                "SELECT alert FROM alerts WHERE rule_id = ? ORDER BY fired_us DESC, alert_id "
-                "LIMIT ?",
-                (rule_id, limit),
-            )
+    def alerts(
+        self,
+        *,
+        rule_id: str | None = None,
+        severity: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Alert]:
+        where: list[str] = []
+        params: list[object] = []
+        for condition, value in (
+            ("rule_id = ?", rule_id),
+            ("severity = ?", severity),
+            ("fired_us >= ?", _us(since) if since else None),
+            ("fired_us < ?", _us(until) if until else None),
+        ):
+            if value is not None:
+                where.append(condition)
+                params.append(value)
+        sql = "SELECT alert FROM alerts"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._db.execute(sql + " ORDER BY fired_us DESC, alert_id LIMIT ?", [*params, limit])
         return [Alert.from_json(row[0].encode()) for row in rows]
 
     def count_articles(self) -> int:

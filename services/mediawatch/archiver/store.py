@@ -10,10 +10,10 @@ the query library itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from mediawatch.schemas import Alert, ArticleTagged
 
@@ -31,6 +31,10 @@ class ArticleFilters:
     genres: tuple[str, ...] = ()
     themes: tuple[str, ...] = ()  # any of these theme ids tagged
     actors: tuple[str, ...] = ()  # any of these actor ids tagged
+    #: (target id, stance label) pairs, all of which must hold: ("state:ru", "critical").
+    stances: tuple[tuple[str, str], ...] = ()
+    #: Leave out reprints (articles that are near-duplicates of an earlier one).
+    stories_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,12 +46,51 @@ class Cursor:
 
 
 @dataclass(frozen=True)
-class Candidates:
-    """Articles that may match, newest first, as they were tagged."""
+class StoredArticle:
+    """One archived article as a candidate: its place in the order, and the event, read
+    only when asked for (most candidates of a broad page are never read)."""
 
-    articles: list[ArticleTagged] = field(default_factory=list)
+    article_id: str
+    fetched_at: datetime
+    load: Callable[[], ArticleTagged] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Articles that may match, newest first."""
+
+    articles: list[StoredArticle] = field(default_factory=list)
     #: Whether the store had more rows past the last one returned.
     more: bool = False
+
+
+#: What a trend can be split by: a column of the article's source.
+TrendGroup = Literal["country", "source", "language"]
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    day: str  # YYYY-MM-DD, UTC, of the fetch time
+    group: str | None  # the country, source or language; None when not split
+    stories: int  # articles that are not reprints of an earlier one
+
+
+@dataclass(frozen=True)
+class ActorDay:
+    day: str
+    articles: int  # articles tagged with the actor
+    supportive: int
+    neutral: int
+    critical: int
+    mean_score: float | None  # mean stance score of the articles with a stance toward it
+
+
+@dataclass(frozen=True)
+class ActorTimeline:
+    actor_id: str
+    days: list[ActorDay]
+    #: Actors tagged in the same articles, with how many articles, most first.
+    co_occurring: list[tuple[str, int]]
 
 
 class ArchiveStore(Protocol):
@@ -72,8 +115,26 @@ class ArchiveStore(Protocol):
 
     def article(self, article_id: str) -> ArticleTagged | None: ...
 
-    def alerts(self, *, rule_id: str | None = None, limit: int = 100) -> list[Alert]:
-        """The newest alerts (of one rule), newest first."""
+    def trend(
+        self, theme_id: str | None, group: TrendGroup | None, filters: ArticleFilters
+    ) -> list[TrendPoint]:
+        """Stories per day (of one theme, split by ``group``), oldest day first."""
+
+    def actor_timeline(
+        self, actor_id: str, filters: ArticleFilters, *, co_occurring: int = 20
+    ) -> ActorTimeline:
+        """Mentions and stance per day, and the actors seen with it most often."""
+
+    def alerts(
+        self,
+        *,
+        rule_id: str | None = None,
+        severity: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Alert]:
+        """The newest alerts (of one rule, one severity, fired in [since, until))."""
 
     def count_articles(self) -> int: ...
 

@@ -8,8 +8,10 @@ import typer
 from rich.console import Console
 
 from mediawatch.alerter.cli import register as register_alerter
+from mediawatch.api.cli import register as register_api
 from mediawatch.archiver.cli import register as register_archiver
 from mediawatch.cli.articles import register as register_article_commands
+from mediawatch.cli.backtest import register as register_backtest
 from mediawatch.cli.tokens import tokens_app
 from mediawatch.fetcher.cli import fetcher_app
 from mediawatch.schemas.export import export
@@ -37,6 +39,8 @@ register_tagger(app)
 register_article_commands(app)
 register_alerter(app)
 register_archiver(app)
+register_backtest()
+register_api(app)
 register_stack(app)
 
 console = Console()

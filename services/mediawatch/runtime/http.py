@@ -57,9 +57,13 @@ class ServiceHttpServer:
         probes_require_token: bool = False,
         registry: CollectorRegistry = REGISTRY,
         client_max_size: int = 1024**2,
+        max_line_size: int = 8190,
     ) -> None:
         self.host = host
         self.port = port
+        #: Longest request line (method, path and query string) the server reads; a longer
+        #: one is refused by aiohttp's parser before any route sees it.
+        self.max_line_size = max_line_size
         self.readiness = readiness
         self.registry = registry
         self.tokens = tokens
@@ -73,7 +77,12 @@ class ServiceHttpServer:
 
     @classmethod
     def for_service(
-        cls, settings: ServiceSettings, *, readiness: ReadinessCheck, client_max_size: int = 1024**2
+        cls,
+        settings: ServiceSettings,
+        *,
+        readiness: ReadinessCheck,
+        client_max_size: int = 1024**2,
+        max_line_size: int = 8190,
     ) -> ServiceHttpServer:
         """The server of a service: its address, its tokens, its probe setting."""
         return cls(
@@ -83,6 +92,7 @@ class ServiceHttpServer:
             tokens=token_store_of(settings),
             probes_require_token=settings.http_probes_require_token,
             client_max_size=client_max_size,
+            max_line_size=max_line_size,
         )
 
     def add_route(self, method: str, path: str, handler: Handler, *, role: Role | None) -> None:
@@ -122,7 +132,7 @@ class ServiceHttpServer:
         return web.json_response({"ready": ready, "reason": reason}, status=200 if ready else 503)
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app, access_log=None)
+        self._runner = web.AppRunner(self.app, access_log=None, max_line_size=self.max_line_size)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

@@ -1,0 +1,391 @@
+"""The API's routes on the runtime's HTTP server (tokens and roles included).
+
+Each handler validates its parameters with a model of :mod:`mediawatch.api.models`: a bad
+parameter gets 400 with the parameter named, a query that does not parse 400 with the
+position of the error, an unknown id 404. Store reads run in a worker thread, so a slow
+query does not hold the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import logging
+import typing
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import yaml
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from mediawatch.alerter.backtest import backtest
+from mediawatch.alerter.rules import RulesError, load_rules, parse_rules
+from mediawatch.api.models import (
+    ActorBody,
+    ActorParams,
+    AlertParams,
+    AlertsBody,
+    ArticleFilterParams,
+    BacktestBody,
+    BacktestResultBody,
+    ErrorBody,
+    ExportParams,
+    RulesBody,
+    RulesCheckBody,
+    RulesCheckResult,
+    SearchBody,
+    SearchHitBody,
+    SearchParams,
+    TrendBody,
+    TrendParams,
+)
+from mediawatch.api.settings import ApiSettings
+from mediawatch.archiver.search import SearchError, search
+from mediawatch.archiver.sqlite import SqliteArchive
+from mediawatch.archiver.store import ArticleFilters, Cursor
+from mediawatch.query import MAX_QUERY_LENGTH, QuerySyntaxError
+from mediawatch.runtime.auth import Role
+from mediawatch.runtime.http import ServiceHttpServer
+from mediawatch.schemas import ArticleTagged
+
+log = logging.getLogger(__name__)
+P = TypeVar("P", bound=BaseModel)
+#: Longest request line: a query of MAX_QUERY_LENGTH characters, each percent-encoded as up
+#: to 12 bytes (a 4-byte UTF-8 character), with room for the filters.
+MAX_REQUEST_LINE = 12 * MAX_QUERY_LENGTH + 16 * 1024
+
+
+class BadRequest(Exception):
+    def __init__(self, body: ErrorBody) -> None:
+        self.body = body
+        super().__init__(body.error)
+
+
+def _json(model: BaseModel, status: int = 200) -> web.Response:
+    return web.Response(
+        text=model.model_dump_json(), status=status, content_type="application/json"
+    )
+
+
+def _params(model: type[P], request: web.Request) -> P:
+    """``model`` from the query string: list fields from repeated or comma-separated values."""
+    raw: dict[str, Any] = {}
+    lists = {
+        name
+        for name, field in model.model_fields.items()
+        if typing.get_origin(field.annotation) is list
+    }
+    for name in set(request.query):
+        values = request.query.getall(name)
+        if name in lists:
+            raw[name] = [part for value in values for part in value.split(",") if part]
+        else:
+            raw[name] = values[-1]
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or None
+        raise BadRequest(ErrorBody(error=f"{where}: {first['msg']}", parameter=where)) from None
+
+
+async def _body(model: type[P], request: web.Request) -> P:
+    try:
+        return model.model_validate_json(await request.read())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise BadRequest(ErrorBody(error=f"{where}: {first['msg']}", parameter=where)) from None
+
+
+def _filters(params: ArticleFilterParams) -> ArticleFilters:
+    stances = []
+    for value in params.stance:
+        label, _, target = value.partition(":")
+        stances.append((target, label))
+    return ArticleFilters(
+        since=params.since,
+        until=params.until,
+        sources=tuple(params.source),
+        countries=tuple(c.upper() for c in params.country),
+        outlet_types=tuple(params.outlet_type),
+        languages=tuple(params.language),
+        genres=tuple(params.genre),
+        themes=tuple(params.theme),
+        actors=tuple(params.actor),
+        stances=tuple(stances),
+        stories_only=params.stories_only,
+    )
+
+
+def _search_error(exc: SearchError) -> BadRequest:
+    cause = exc.__cause__
+    position = cause.position if isinstance(cause, QuerySyntaxError) else None
+    parameter = "q" if position is not None else "cursor" if "cursor" in str(exc) else None
+    return BadRequest(ErrorBody(error=str(exc), parameter=parameter, position=position))
+
+
+class Api:
+    """The routes over one archive file and one default rules file."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        self.settings = settings
+        self.store = SqliteArchive(settings.resolved_archive_path())
+
+    async def _in_thread(self, call: Callable[[], Any]) -> Any:
+        return await asyncio.to_thread(call)
+
+    # -- articles --------------------------------------------------------------------------
+    async def search(self, request: web.Request) -> web.Response:
+        params = _params(SearchParams, request)
+        try:
+            page = await self._in_thread(
+                lambda: search(
+                    self.store, params.q, _filters(params), limit=params.limit, cursor=params.cursor
+                )
+            )
+        except SearchError as exc:
+            raise _search_error(exc) from None
+        hits = [SearchHitBody(article=h.article, evidence=h.evidence) for h in page.hits]
+        return _json(SearchBody(articles=hits, next_cursor=page.next_cursor,
+                                candidates_read=page.candidates_read))  # fmt: skip
+
+    async def article(self, request: web.Request) -> web.Response:
+        article_id = request.match_info["article_id"]
+        found = await self._in_thread(lambda: self.store.article(article_id))
+        if found is None:
+            return _json(ErrorBody(error=f"no article {article_id!r} in the archive"), 404)
+        assert isinstance(found, ArticleTagged)
+        return _json(found)
+
+    async def export(self, request: web.Request) -> web.StreamResponse:
+        """Every matching article, streamed page by page (CSV rows or JSON Lines)."""
+        params = _params(ExportParams, request)
+        filters = _filters(params)
+        try:  # refuse a bad query before the 200 goes out
+            first = await self._in_thread(lambda: search(self.store, params.q, filters, limit=500))
+        except SearchError as exc:
+            raise _search_error(exc) from None
+        csv_out = params.format == "csv"
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/csv; charset=utf-8" if csv_out else "application/x-ndjson",
+                "Content-Disposition": f'attachment; filename="mediawatch-export.{params.format}"',
+            }
+        )
+        await response.prepare(request)
+        columns = ["article_id", "fetched_at", "published_at", "source", "country",
+                   "language", "genre", "title", "url", "themes", "actors", "evidence"]  # fmt: skip
+        if csv_out:
+            await response.write((",".join(columns) + "\r\n").encode())
+        page, sent = first, 0
+        while True:
+            chunk = io.StringIO()
+            writer = csv.writer(chunk)
+            for hit in page.hits:
+                ref = hit.article.article
+                if csv_out:
+                    writer.writerow(
+                        [ref.article_id, ref.fetched_at.isoformat(),
+                         ref.published_at.isoformat() if ref.published_at else "", ref.source.id,
+                         ref.source.country or "", hit.article.language or "", ref.genre or "",
+                         ref.title, ref.url or "",
+                         " ".join(t.theme_id for t in hit.article.themes),
+                         " ".join(a.actor_id for a in hit.article.actors),
+                         " | ".join(e.text for e in hit.evidence[:5])]
+                    )  # fmt: skip
+                else:
+                    line = SearchHitBody(article=hit.article, evidence=hit.evidence)
+                    chunk.write(line.model_dump_json() + "\n")
+            await response.write(chunk.getvalue().encode())
+            sent += len(page.hits)
+            if page.next_cursor is None or sent >= self.settings.api_max_export_rows:
+                break
+            page = await asyncio.to_thread(
+                search, self.store, params.q, filters, limit=500, cursor=page.next_cursor
+            )
+        await response.write_eof()
+        return response
+
+    # -- alerts, trends, actors ---------------------------------------------------------------
+    async def alerts(self, request: web.Request) -> web.Response:
+        params = _params(AlertParams, request)
+        reach = params.limit * (10 if params.theme or params.actor else 1)
+        found = await self._in_thread(
+            lambda: self.store.alerts(
+                rule_id=params.rule,
+                severity=str(params.severity) if params.severity else None,
+                since=params.since,
+                until=params.until,
+                limit=reach,
+            )
+        )
+        kept = [
+            a
+            for a in found
+            if (params.theme is None or any(params.theme in x.themes for x in a.articles))
+            and (params.actor is None or any(params.actor in x.actors for x in a.articles))
+        ]
+        return _json(AlertsBody(alerts=kept[: params.limit]))
+
+    async def trends(self, request: web.Request) -> web.Response:
+        params = _params(TrendParams, request)
+        theme = params.theme[0] if len(params.theme) == 1 else None
+        if len(params.theme) > 1:
+            raise BadRequest(ErrorBody(error="theme: one theme per trend", parameter="theme"))
+        filters = _filters(params.model_copy(update={"theme": []}))
+        points = await self._in_thread(lambda: self.store.trend(theme, params.group, filters))
+        return _json(TrendBody.model_validate(
+            {"theme": theme, "group": params.group, "points": [p.__dict__ for p in points]}
+        ))  # fmt: skip
+
+    async def actor(self, request: web.Request) -> web.Response:
+        actor_id = request.match_info["actor_id"]
+        params = _params(ActorParams, request)
+        timeline = await self._in_thread(
+            lambda: self.store.actor_timeline(
+                actor_id, _filters(params), co_occurring=params.co_occurring
+            )
+        )
+        if not timeline.days:
+            return _json(ErrorBody(error=f"no article mentions actor {actor_id!r}"), 404)
+        return _json(ActorBody.model_validate({
+            "actor_id": actor_id,
+            "days": [d.__dict__ for d in timeline.days],
+            "co_occurring": [{"actor_id": a, "articles": n} for a, n in timeline.co_occurring],
+        }))  # fmt: skip
+
+    # -- rules -----------------------------------------------------------------------------
+    async def rules(self, request: web.Request) -> web.Response:
+        try:
+            ruleset = load_rules(self.settings.rules_file)
+        except RulesError as exc:
+            return _json(ErrorBody(error=f"the API's rules file is not valid: {exc}"), 500)
+        return _json(RulesBody(
+            path=str(self.settings.rules_file), content_hash=ruleset.content_hash,
+            rules=[rule.model_dump(mode="json") for rule in ruleset.rules],
+        ))  # fmt: skip
+
+    @staticmethod
+    def _parse_rules_text(text: str) -> Any:
+        from mediawatch.alerter.rules import content_hash
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+            raise RulesError([f"rules_yaml{where}: not valid YAML: {exc}"]) from None
+        return parse_rules(data, "rules_yaml", digest=content_hash(text.encode()))
+
+    async def rules_check(self, request: web.Request) -> web.Response:
+        body = await _body(RulesCheckBody, request)
+        try:
+            ruleset = self._parse_rules_text(body.rules_yaml)
+        except RulesError as exc:
+            return _json(RulesCheckResult(valid=False, problems=exc.problems,
+                                          content_hash=None, rules=0))  # fmt: skip
+        return _json(RulesCheckResult(valid=True, problems=[], content_hash=ruleset.content_hash,
+                                      rules=len(ruleset.rules)))  # fmt: skip
+
+    async def rules_backtest(self, request: web.Request) -> web.Response:
+        body = await _body(BacktestBody, request)
+        try:
+            ruleset = (
+                self._parse_rules_text(body.rules_yaml)
+                if body.rules_yaml is not None
+                else load_rules(self.settings.rules_file)
+            )
+        except RulesError as exc:
+            raise BadRequest(
+                ErrorBody(error="; ".join(exc.problems), parameter="rules_yaml")
+            ) from None
+        filters = ArticleFilters(since=body.since, until=body.until)
+
+        def articles() -> list[ArticleTagged]:
+            found: list[ArticleTagged] = []
+            after: Cursor | None = None
+            while True:
+                page = self.store.candidates(None, filters, after=after, limit=1000)
+                found.extend(stored.load() for stored in page.articles)
+                if not page.more or not page.articles:
+                    return found
+                after = Cursor(page.articles[-1].fetched_at, page.articles[-1].article_id)
+
+        result = await backtest(ruleset, await self._in_thread(articles), until=body.until)
+        return _json(BacktestResultBody(
+            rules_version=ruleset.content_hash, articles_read=result.articles_read,
+            matches=result.matches, alerts=result.alerts, per_rule=result.per_rule(),
+            per_day=result.per_day(),
+        ))  # fmt: skip
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        from mediawatch.api.openapi import committed_document
+
+        return web.json_response(committed_document())
+
+
+@web.middleware
+async def _bad_requests(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except BadRequest as exc:
+        return _json(exc.body, 400)
+
+
+#: (method, path, handler name, role): every route of the API, for the server and the
+#: OpenAPI document alike.
+ROUTES: tuple[tuple[str, str, str, Role | None], ...] = (
+    ("GET", "/v1/articles", "search", Role.VIEWER),
+    ("GET", "/v1/articles/{article_id}", "article", Role.VIEWER),
+    ("GET", "/v1/export", "export", Role.VIEWER),
+    ("GET", "/v1/alerts", "alerts", Role.VIEWER),
+    ("GET", "/v1/trends", "trends", Role.VIEWER),
+    ("GET", "/v1/actors/{actor_id}", "actor", Role.VIEWER),
+    ("GET", "/v1/rules", "rules", Role.VIEWER),
+    ("POST", "/v1/rules/check", "rules_check", Role.EDITOR),
+    ("POST", "/v1/rules/backtest", "rules_backtest", Role.EDITOR),
+    ("GET", "/v1/openapi.json", "openapi", None),
+)
+
+
+def build_server(settings: ApiSettings) -> tuple[ServiceHttpServer, Api]:
+    api = Api(settings)
+    server = ServiceHttpServer.for_service(
+        settings,
+        readiness=lambda: (True, f"archive {settings.resolved_archive_path()}"),
+        # A query of the longest length the language accepts, percent-encoded, fits.
+        max_line_size=MAX_REQUEST_LINE,
+    )
+    server.app.middlewares.append(_bad_requests)
+    for method, path, name, role in ROUTES:
+        server.add_route(method, path, getattr(api, name), role=role)
+    return server, api
+
+
+async def serve(settings: ApiSettings) -> None:
+    import signal
+
+    settings.resolved_archive_path().parent.mkdir(parents=True, exist_ok=True)
+    server, api = build_server(settings)
+    await server.start()
+    log.info("api listening", extra={"host": server.host, "port": server.port})
+    stopped = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopped.set)
+    try:
+        await stopped.wait()
+    finally:
+        await server.stop()
+        api.store.close()
+
+
+def run(settings: ApiSettings) -> None:
+    from mediawatch.runtime.logs import configure_logging
+
+    configure_logging(settings.service_name, settings.log_level, settings.log_format)
+    asyncio.run(serve(settings))
