@@ -53,7 +53,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 
 WORKDIR /var/lib/mediawatch
 USER 10001:10001
-EXPOSE 8081 8082 8083 8090
+EXPOSE 8081 8082 8083 8084 8085 8090
 
 ENTRYPOINT ["mediawatch"]
 CMD ["--help"]

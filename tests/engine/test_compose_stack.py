@@ -122,6 +122,25 @@ def test_the_founding_oped_yields_the_indivisible_security_alert(stack: ComposeS
     assert RULE in alert["articles"][0]["themes"]
 
 
+def test_the_archive_finds_the_oped_and_its_alert_through_the_api(stack: ComposeStack) -> None:
+    """The archiver and the API of the stack (issue 16): the op-ed searched in the query
+    language from the host, and its alert listed."""
+
+    def searched() -> list[dict[str, Any]]:
+        body = stack.api("/v1/articles", q='"indivisible security" AND china')
+        return [
+            h for h in body["articles"] if h["article"]["article"]["article_id"] == State.oped_id
+        ]
+
+    [hit] = stack.until(90, f"article {State.oped_id} in the archive", searched)
+    assert any(e["text"].lower() == "indivisible security" for e in hit["evidence"]), hit
+    alerts = stack.until(
+        60, "the op-ed's alert in the archive",
+        lambda: stack.api("/v1/alerts", rule=RULE)["alerts"],
+    )  # fmt: skip
+    assert any(a["articles"][0]["article_id"] == State.oped_id for a in alerts), alerts
+
+
 def _targets(stack: ComposeStack) -> list[dict[str, Any]]:
     targets: list[dict[str, Any]] = stack.prometheus("/api/v1/targets")["activeTargets"]
     return targets

@@ -24,6 +24,9 @@ MEDIAWATCH = [sys.executable, "-c", "from mediawatch.cli.main import main; main(
 PUSH_EXAMPLE = re.compile(
     r"push an article: curl -X POST (\S+) -H 'Authorization: Bearer (mw_[0-9a-f]{8}_\S+)'"
 )
+SEARCH_EXAMPLE = re.compile(
+    r"search the archive: curl -G (\S+) -H 'Authorization: Bearer (mw_[0-9a-f]{8}_\S+)'"
+)
 
 
 async def push_example_of(process: asyncio.subprocess.Process) -> tuple[str, str, str]:
@@ -70,6 +73,25 @@ async def test_up_tags_the_samples_and_stops_on_sigint(
         )
         anonymous = await client.post(url, json={"title": "t", "text": "x"})
     tagged = await tagged_while_running(process, kafka_settings, 5, bound_s=100)
+    search = SEARCH_EXAMPLE.search(printed)
+    assert search, f"up printed no search example:\n{printed}"
+    search_url, viewer = search.groups()
+    found: list[str] = []
+    async with httpx.AsyncClient(timeout=30.0) as client:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(90):  # the archiver catches up with the tagger
+                while not found:
+                    with contextlib.suppress(httpx.TransportError):
+                        answer = await client.get(
+                            search_url,
+                            params={"q": '"indivisible security"'},
+                            headers={"Authorization": f"Bearer {viewer}"},
+                        )
+                        if answer.status_code == 200:
+                            found = [
+                                h["article"]["article"]["title"] for h in answer.json()["articles"]
+                            ]
+                    await asyncio.sleep(1)
     still_running = process.returncode is None
     output = printed + await interrupt(process)
     logs = tmp_path / "state" / "logs"
@@ -80,7 +102,8 @@ async def test_up_tags_the_samples_and_stops_on_sigint(
     assert tagged >= 5, detail
     assert process.returncode == 0, detail
     assert "received SIGINT" in output
-    for service in ("fetcher", "tagger", "alerter"):
+    assert found, f"the API found no archived article on indivisible security\n{detail}"
+    for service in ("fetcher", "tagger", "alerter", "archiver", "api"):
         assert f"{service}: terminated" in output or f"{service}: killed" in output, detail
         assert (logs / f"{service}.log").exists()
     assert "mediawatch stopped." in output
@@ -89,8 +112,10 @@ async def test_up_tags_the_samples_and_stops_on_sigint(
     assert anonymous.status_code == 401
     token_id = token.split("_")[1]
     assert f"push token {token_id}: revoked" in output
-    (record,) = TokensFile(tmp_path / "state" / "tokens.json").read()
-    assert record.token_id == token_id and record.revoked_at is not None
+    assert f"API token {viewer.split('_')[1]}: revoked" in output
+    records = TokensFile(tmp_path / "state" / "tokens.json").read()
+    assert {r.token_id for r in records} == {token_id, viewer.split("_")[1]}
+    assert all(r.revoked_at is not None for r in records)
     # The sample inbox was read: files moved to done/ after Kafka took them, none refused.
     inbox = tmp_path / "state" / "inbox"
     assert list((inbox / "done").glob("*.txt")), detail

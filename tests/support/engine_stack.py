@@ -36,6 +36,7 @@ KAFKA_HOST = "127.0.0.1:9094"
 FETCHER = "http://127.0.0.1:8081"
 PROMETHEUS = "http://127.0.0.1:9090"
 ALERTMANAGER = "http://127.0.0.1:9093"
+API = "http://127.0.0.1:8085"
 OPED = REPOSITORY / "tests" / "tagger" / "fixtures" / "oped-indivisible.txt"
 ALERTS = "mediawatch.alerts"
 RULE = "indivisible-security"
@@ -72,6 +73,8 @@ class ComposeStack:
     #: The ingest token the stack accepts (given to compose as MEDIAWATCH_API_TOKENS, as a
     #: user's .env would) and the tests push with.
     ingest_token: str = field(default_factory=lambda: new_token()[1])
+    #: The viewer token the tests read the API with.
+    viewer_token: str = field(default_factory=lambda: new_token()[1])
     #: More variables for compose (an operator's shell or .env), such as MEDIAWATCH_SECURE_DIR.
     extra_environment: dict[str, str] = field(default_factory=dict)
     #: How the tests reach Kafka's host listener (the secured override needs credentials).
@@ -85,7 +88,7 @@ class ComposeStack:
         env["COMPOSE_PROJECT_NAME"] = self.project
         # docker-compose.yml interpolates it for Grafana, which is not started here.
         env.setdefault("GRAFANA_ADMIN_PASSWORD", "grafana-not-started-here")
-        env["MEDIAWATCH_API_TOKENS"] = f"ingest={self.ingest_token}"
+        env["MEDIAWATCH_API_TOKENS"] = f"ingest={self.ingest_token} viewer={self.viewer_token}"
         return env | self.extra_environment
 
     def compose(
@@ -223,6 +226,17 @@ class ComposeStack:
         assert response.status_code == 202, response.text
         body: list[dict[str, Any]] = response.json()["articles"]
         return body
+
+    def api(self, path: str, **params: str) -> Any:
+        """A GET of the stack's REST API with the viewer token; its JSON body."""
+        response = httpx.get(
+            f"{API}{path}",
+            params=params,
+            headers={"Authorization": f"Bearer {self.viewer_token}"},
+            timeout=30,
+        )
+        assert response.status_code == 200, f"{path} {params}: {response.text}"
+        return response.json()
 
     def prometheus(self, path: str, **params: str) -> Any:
         response = httpx.get(f"{PROMETHEUS}{path}", params=params, timeout=30)

@@ -1,5 +1,5 @@
-"""The three pipeline services as ``mediawatch up`` and the deployment files know them: their
-settings classes and the command that runs each one."""
+"""The services as ``mediawatch up`` and the deployment files know them: their settings
+classes and the command that runs each one."""
 
 from __future__ import annotations
 
@@ -24,6 +24,10 @@ SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("fetcher", "mediawatch.fetcher.settings", "FetcherSettings", ("fetcher", "run")),
     ServiceEntry("tagger", "mediawatch.tagger.settings", "TaggerSettings", ("tagger", "run")),
     ServiceEntry("alerter", "mediawatch.alerter.settings", "AlerterSettings", ("alerter", "run")),
+    ServiceEntry(
+        "archiver", "mediawatch.archiver.settings", "ArchiverSettings", ("archiver", "run")
+    ),
+    ServiceEntry("api", "mediawatch.api.settings", "ApiSettings", ("api", "run")),
 )
 
 

@@ -1,7 +1,8 @@
 """``mediawatch up``: the whole stack on one machine, on the sample corpus, in one command.
 
 Order of start: the project's Kafka broker (unless ``--no-broker``), the topics, the sample
-feed server, then the fetcher, tagger and alerter as supervised child processes. One SIGINT
+feed server, then the fetcher, tagger, alerter, archiver and API as supervised child
+processes. One SIGINT
 or SIGTERM (or the end of ``--duration``) stops them in reverse order.
 """
 
@@ -58,7 +59,7 @@ def child_environment(
     service: str, bootstrap: str, state_dir: Path, http_port: int
 ) -> dict[str, str]:
     """MEDIAWATCH_* variables of one child; what the user exported is kept unless it would
-    make the three services collide (ports, state directories)."""
+    make the services collide (ports, state directories)."""
     env = {
         f"{ENV_PREFIX}KAFKA_BOOTSTRAP": bootstrap,
         f"{ENV_PREFIX}HTTP_PORT": str(http_port),
@@ -76,11 +77,13 @@ def child_environment(
         variable = f"{ENV_PREFIX}{name.upper()}"
         if name in fields and variable not in os.environ and path.exists():
             env[variable] = str(path)
-    # One tokens file for the three services (the one `up` writes its token to); the sample
+    # One tokens file for the services (the one `up` writes its token to); the sample
     # feed server is on loopback, which the fetcher refuses unless allowed.
     local = {
         "api_tokens_file": str(tokens_file(state_dir).resolve()),
         "fetch_allow": LOCAL_FETCH_ALLOW,
+        # The archiver writes the archive the API reads: one file for both.
+        "archive_path": str(archive_file(state_dir).resolve()),
     }
     for name, value in local.items():
         variable = f"{ENV_PREFIX}{name.upper()}"
@@ -100,6 +103,18 @@ def push_example(port: int, token: str) -> str:
         f"curl -X POST http://127.0.0.1:{port}/v1/articles "
         f"-H 'Authorization: Bearer {token}' "
         """-d '{"title": "...", "text": "..."}'"""
+    )
+
+
+def archive_file(state_dir: Path) -> Path:
+    return state_dir / "archive.sqlite3"
+
+
+def search_example(port: int, token: str) -> str:
+    """The curl command that searches the archive through the API with ``token``."""
+    return (
+        f"curl -G http://127.0.0.1:{port}/v1/articles -H 'Authorization: Bearer {token}' "
+        """--data-urlencode 'q="indivisible security"'"""
     )
 
 
@@ -138,6 +153,7 @@ class Stack:
         self.ports: dict[str, int] = {}
         self.stop_event = asyncio.Event()
         self.push_token: tuple[str, str] | None = None  # (id, token) of this run's token
+        self.api_token: tuple[str, str] | None = None  # (id, token): viewer, for the API
 
     # -- start ---------------------------------------------------------------------------
 
@@ -188,6 +204,8 @@ class Stack:
         )
         record, token = TokensFile(tokens_file(state)).create(Role.INGEST)
         self.push_token = (record.token_id, token)
+        record, token = TokensFile(tokens_file(state)).create(Role.VIEWER)
+        self.api_token = (record.token_id, token)
         specs, self.ports = child_specs(options, bootstrap, sources_file)
         self.supervisor = Supervisor(
             specs, stop_timeout_s=options.stop_timeout_s, notify=self._notice
@@ -223,12 +241,22 @@ class Stack:
         if self.push_token is not None:
             token_id, token = self.push_token
             table.add_row("push token", f"{token} (ingest, id {token_id}; revoked at stop)")
+        if self.api_token is not None:
+            token_id, token = self.api_token
+            table.add_row("API", f"http://127.0.0.1:{self.ports['api']}/v1/openapi.json")
+            table.add_row("API token", f"{token} (viewer, id {token_id}; revoked at stop)")
         self.console.print(table)
+        if self.api_token is not None:
+            self.console.print(
+                "search the archive: " + search_example(self.ports["api"], self.api_token[1]),
+                markup=False,
+                soft_wrap=True,  # one line, to copy
+            )
         if self.push_token is not None:
             self.console.print(
                 "push an article: " + push_example(self.ports["fetcher"], self.push_token[1]),
                 markup=False,
-                soft_wrap=True,  # one line, to copy
+                soft_wrap=True,
             )
         self.console.print("Press Ctrl-C to stop.")
 
@@ -265,9 +293,10 @@ class Stack:
 
     async def stop(self) -> None:
         self.console.print("stopping ...")
-        if self.push_token is not None:
-            TokensFile(tokens_file(self.options.state_dir)).revoke(self.push_token[0])
-            self.console.print(f"  push token {self.push_token[0]}: revoked")
+        for what, held in (("push token", self.push_token), ("API token", self.api_token)):
+            if held is not None:
+                TokensFile(tokens_file(self.options.state_dir)).revoke(held[0])
+                self.console.print(f"  {what} {held[0]}: revoked")
         if self.monitor is not None:
             await self.monitor.stop()
         if self.supervisor is not None:
