@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import yaml
 from aiohttp import web
+from aiokafka import TopicPartition
 from pydantic import BaseModel, ValidationError
 
 from mediawatch.alerter.backtest import backtest
@@ -27,6 +28,7 @@ from mediawatch.api.models import (
     ActorParams,
     AlertParams,
     AlertsBody,
+    AlertStreamParams,
     ArticleFilterParams,
     BacktestBody,
     BacktestResultBody,
@@ -48,7 +50,8 @@ from mediawatch.archiver.store import ArticleFilters, Cursor
 from mediawatch.query import MAX_QUERY_LENGTH, QuerySyntaxError
 from mediawatch.runtime.auth import Role
 from mediawatch.runtime.http import ServiceHttpServer
-from mediawatch.schemas import ArticleTagged
+from mediawatch.runtime.kafka import consumer, partitions_of
+from mediawatch.schemas import Alert, ArticleTagged
 
 log = logging.getLogger(__name__)
 P = TypeVar("P", bound=BaseModel)
@@ -230,6 +233,56 @@ class Api:
         ]
         return _json(AlertsBody(alerts=kept[: params.limit]))
 
+    async def alerts_stream(self, request: web.Request) -> web.StreamResponse:
+        """New alerts as Server-Sent Events, read from the alerts topic. Each event's id holds
+        the topic position after it; a client that reconnects with it in ``Last-Event-ID``
+        gets every alert after that one, none twice."""
+        params = _params(AlertStreamParams, request)
+        resume = _positions(request.headers.get("Last-Event-ID"))
+        topic = self.settings.topic_alerts
+        partitions = [TopicPartition(topic, n) for n in await partitions_of(self.settings, topic)]
+        reader = consumer(self.settings, group_id=None, auto_offset_reset="earliest")
+        await reader.start()
+        try:
+            reader.assign(partitions)
+            ends = await reader.end_offsets(partitions)
+            firsts = await reader.beginning_offsets(partitions)
+            for tp in partitions:
+                if tp.partition in resume:
+                    reader.seek(tp, max(firsts[tp], resume[tp.partition]))
+                else:
+                    reader.seek(tp, firsts[tp] if params.start == "beginning" else ends[tp])
+            positions = {tp.partition: await reader.position(tp) for tp in partitions}
+            response = web.StreamResponse(
+                headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+            )
+            await response.prepare(request)
+            await response.write(b": connected\n\n")
+            quiet_since = asyncio.get_running_loop().time()
+            while True:
+                batches = await reader.getmany(timeout_ms=1000, max_records=100)
+                now = asyncio.get_running_loop().time()
+                if not batches and now - quiet_since >= SSE_KEEPALIVE_S:
+                    await response.write(b": keepalive\n\n")  # proxies keep the stream open
+                    quiet_since = now
+                for tp, records in batches.items():
+                    for record in records:
+                        positions[tp.partition] = record.offset + 1
+                        alert = _alert_of(record.value)
+                        if alert is None or not _wanted(alert, params):
+                            continue
+                        event_id = ",".join(f"{p}:{o}" for p, o in sorted(positions.items()))
+                        await response.write(
+                            f"id: {event_id}\nevent: alert\ndata: ".encode()
+                            + alert.to_json()
+                            + b"\n\n"
+                        )
+                        quiet_since = now
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise asyncio.CancelledError from None
+        finally:
+            await reader.stop()
+
     async def trends(self, request: web.Request) -> web.Response:
         params = _params(TrendParams, request)
         theme = params.theme[0] if len(params.theme) == 1 else None
@@ -327,6 +380,47 @@ class Api:
         return web.json_response(committed_document())
 
 
+#: Seconds without an alert after which the stream sends a comment line.
+SSE_KEEPALIVE_S = 15.0
+
+
+def _positions(header: str | None) -> dict[int, int]:
+    """The partition -> next offset map of a ``Last-Event-ID`` header (``0:12,1:7``)."""
+    if not header:
+        return {}
+    positions: dict[int, int] = {}
+    for part in header.split(","):
+        partition, _, offset = part.strip().partition(":")
+        if not (partition.isdigit() and offset.isdigit()):
+            raise BadRequest(
+                ErrorBody(
+                    error=f"Last-Event-ID {header[:80]!r} is not one this stream gave out",
+                    parameter="Last-Event-ID",
+                )
+            )
+        positions[int(partition)] = int(offset)
+    return positions
+
+
+def _alert_of(value: bytes | None) -> Alert | None:
+    if value is None:
+        return None
+    try:
+        return Alert.from_json(value)
+    except ValueError as exc:
+        log.warning("unreadable alert left out of the stream", extra={"error": str(exc)[:300]})
+        return None
+
+
+def _wanted(alert: Alert, params: AlertStreamParams) -> bool:
+    return (
+        (params.rule is None or alert.rule_id == params.rule)
+        and (params.severity is None or alert.severity == params.severity)
+        and (params.theme is None or any(params.theme in a.themes for a in alert.articles))
+        and (params.actor is None or any(params.actor in a.actors for a in alert.articles))
+    )
+
+
 @web.middleware
 async def _bad_requests(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
@@ -343,6 +437,7 @@ ROUTES: tuple[tuple[str, str, str, Role | None], ...] = (
     ("GET", "/v1/articles/{article_id}", "article", Role.VIEWER),
     ("GET", "/v1/export", "export", Role.VIEWER),
     ("GET", "/v1/alerts", "alerts", Role.VIEWER),
+    ("GET", "/v1/alerts/stream", "alerts_stream", Role.VIEWER),
     ("GET", "/v1/trends", "trends", Role.VIEWER),
     ("GET", "/v1/actors/{actor_id}", "actor", Role.VIEWER),
     ("GET", "/v1/rules", "rules", Role.VIEWER),

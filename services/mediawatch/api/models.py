@@ -68,6 +68,18 @@ class AlertParams(_Params):
     limit: int = Field(default=100, ge=1, le=1000)
 
 
+class AlertStreamParams(_Params):
+    rule: str | None = None
+    severity: Severity | None = None
+    theme: str | None = Field(default=None, description="an alert article carries this theme")
+    actor: str | None = Field(default=None, description="an alert article carries this actor")
+    start: Literal["now", "beginning"] = Field(
+        default="now",
+        description="where a client without Last-Event-ID starts: new alerts only, or every "
+        "alert the topic still holds",
+    )
+
+
 class TrendParams(ArticleFilterParams):
     by: Literal["day"] = "day"
     group: Literal["country", "source", "language"] | None = None

@@ -24,6 +24,7 @@ SHAPES: dict[str, tuple[type[BaseModel] | None, type[BaseModel] | None, type[Bas
     "article": (None, None, None),  # an ArticleTagged, referenced below
     "export": (models.ExportParams, None, None),
     "alerts": (models.AlertParams, None, models.AlertsBody),
+    "alerts_stream": (models.AlertStreamParams, None, None),
     "trends": (models.TrendParams, None, models.TrendBody),
     "actor": (models.ActorParams, None, models.ActorBody),
     "rules": (None, None, models.RulesBody),
@@ -36,12 +37,22 @@ SUMMARIES = {
     "article": "One archived article with all its tags and evidence",
     "export": "Every matching article, streamed as CSV or JSON Lines",
     "alerts": "Archived alerts, newest first",
+    "alerts_stream": "New alerts as Server-Sent Events, resumable with Last-Event-ID",
     "trends": "Stories (not reprints) per day, of one theme, split by a source column",
     "actor": "An actor's mentions and stance per day, and the actors seen with it",
     "rules": "The rules file the API serves",
     "rules_check": "Validate a rules file's text",
     "rules_backtest": "The alerts a rules file would have fired on the archive",
     "openapi": "This document",
+}
+
+
+#: The header a reconnecting event-stream client sends: the id of the last event it got.
+RESUME_HEADER: dict[str, Any] = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "pattern": r"^\d+:\d+(,\d+:\d+)*$"},
 }
 
 
@@ -77,6 +88,8 @@ def build_document() -> dict[str, Any]:
                 if schema.get("type") == "array":
                     parameter |= {"style": "form", "explode": True}
                 parameters.append(parameter)
+        if name == "alerts_stream":
+            parameters.append(RESUME_HEADER)
         if parameters:
             operation["parameters"] = parameters
         if body is not None:
@@ -89,6 +102,8 @@ def build_document() -> dict[str, Any]:
         elif name == "export":
             ok = {"application/x-ndjson": {"schema": {"type": "string"}},
                   "text/csv": {"schema": {"type": "string"}}}  # fmt: skip
+        elif name == "alerts_stream":
+            ok = {"text/event-stream": {"schema": {"type": "string"}}}
         elif name == "openapi":
             ok = {"application/json": {"schema": {"type": "object"}}}
         else:
