@@ -28,6 +28,7 @@ import pytest
 import yaml
 from aiohttp import web
 
+from mediawatch.archiver.sqlite import SqliteArchive
 from mediawatch.runtime.auth import Role, TokensFile
 from mediawatch.runtime.kafka import ensure_topics
 from mediawatch.runtime.settings import KafkaSettings
@@ -40,7 +41,7 @@ from mediawatch.schemas import (
     cloudevent_headers,
 )
 from tests.support import badinputs as bad
-from tests.support.alerter import tagged
+from tests.support.alerter import at, tagged
 from tests.support.articles import article
 from tests.support.environment import settings_environment
 from tests.support.fetcher import bearer
@@ -137,12 +138,22 @@ async def _checks(tmp_path: Path) -> list[Outcome]:
     folder.mkdir()
     article_file = folder / "article.txt"
     article_file.write_text("A title\n\n" + "\n\n".join(bad.good_text(1)))
+    archive = folder / "archive.sqlite3"
+    store = SqliteArchive(archive)
+    store.upsert_articles(
+        [tagged(f"good-{n}", at(n), text=" ".join(bad.good_text(n))) for n in range(3)]
+    )
+    store.close()
     limit = asyncio.Semaphore(2)
 
     async def one(kind: bad.CheckKind) -> Outcome:
         async with limit:
             if kind.command == "match":
                 code, output = await _cli("match", kind.content, str(article_file))
+            elif kind.command == "search":
+                code, output = await _cli(
+                    "archive", "search", kind.content, "--archive", str(archive)
+                )
             else:
                 path = folder / f"{kind.kind}.yaml"
                 path.write_text(kind.content)

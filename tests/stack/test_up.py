@@ -74,11 +74,12 @@ async def test_up_tags_the_samples_and_stops_on_sigint(
         anonymous = await client.post(url, json={"title": "t", "text": "x"})
     tagged = await tagged_while_running(process, kafka_settings, 5, bound_s=100)
     search = SEARCH_EXAMPLE.search(printed)
-    assert search, f"up printed no search example:\n{printed}"
-    search_url, viewer = search.groups()
+    search_url, viewer = search.groups() if search else ("", "")
     found: list[str] = []
     async with httpx.AsyncClient(timeout=30.0) as client:
         with contextlib.suppress(TimeoutError):
+            if not search:  # checked after the stack is stopped
+                raise TimeoutError
             async with asyncio.timeout(90):  # the archiver catches up with the tagger
                 while not found:
                     with contextlib.suppress(httpx.TransportError):
@@ -102,6 +103,7 @@ async def test_up_tags_the_samples_and_stops_on_sigint(
     assert tagged >= 5, detail
     assert process.returncode == 0, detail
     assert "received SIGINT" in output
+    assert search, f"up printed no search example:\n{printed}"
     assert found, f"the API found no archived article on indivisible security\n{detail}"
     for service in ("fetcher", "tagger", "alerter", "archiver", "api"):
         assert f"{service}: terminated" in output or f"{service}: killed" in output, detail

@@ -12,7 +12,8 @@ Channels: ``http`` (a source of the fetcher served by :func:`build_site`), ``ent
 entry inside an otherwise good feed), ``inbox`` (a file dropped in the inbox folder),
 ``push`` (a body for ``POST /v1/articles``), ``fetched``/``tagged``/``alerts``/``retry``
 (a raw record on that topic), ``themes``/``rules`` (a file for ``themes check`` /
-``rules check``), ``match`` (a query for ``mediawatch match``).
+``rules check``), ``match`` (a query for ``mediawatch match``), ``search`` (a query for
+``mediawatch archive search``).
 """
 
 from __future__ import annotations
@@ -619,8 +620,8 @@ def record_kinds(huge_article: bytes) -> list[RecordKind]:
 @dataclass(frozen=True)
 class CheckKind:
     kind: str
-    command: str  # themes | rules | match
-    content: str  # file text, or the query for match
+    command: str  # themes | rules | match | search
+    content: str  # file text, or the query for match and search
     expect: str
 
 
@@ -723,6 +724,14 @@ def check_kinds() -> list[CheckKind]:
         # 100 KB: a 1 MB query does not fit in one command-line argument (MAX_ARG_STRLEN)
         CheckKind("match-query-100kb", "match", '"' + "a " * 50_000 + '"', "long"),
         CheckKind("match-query-deep-nesting", "match", deep, "deep"),
+        # Hostile archive searches: refused with the position, never a crash or a long scan.
+        CheckKind("search-deep-nesting", "search", deep, "position"),
+        CheckKind(
+            "search-10000-terms", "search", " OR ".join(f"w{n}" for n in range(10_000)), "long"
+        ),
+        CheckKind("search-bare-star", "search", "*", "wildcard prefix"),
+        CheckKind("search-unbalanced-quote", "search", '"indivisible security', "phrase"),
+        CheckKind("search-sql", "search", "x' OR 1=1; DROP TABLE articles; --", "position"),
     ]
 
 
