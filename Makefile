@@ -15,11 +15,13 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # promtool and amtool (Debian's prometheus and prometheus-alertmanager packages) check the
-# metrics exposition, the alerting rules, the scrape and the Alertmanager configuration.
+# metrics exposition, the alerting rules, the scrape and the Alertmanager configuration;
+# Debian's postgresql gives the archive tests a throwaway PostgreSQL server.
 tools:
 	@missing=""; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v amtool >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \

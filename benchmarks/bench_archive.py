@@ -12,7 +12,8 @@ QUERIES is searched ``--runs`` times for its first page (50 results, newest firs
 verification by the query library) and the latencies' p50/p95 printed; the first page of a
 query that matches few articles reads every candidate the index gives.
 
-The PostgreSQL backend does not exist yet; only SQLite is measured.
+Both backends by default (``--backend``): SQLite in a temporary folder, and PostgreSQL on a
+throwaway server from Debian's packages (mediawatch.stack.postgres).
 """
 
 from __future__ import annotations
@@ -23,18 +24,22 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import psycopg
 from bench_tagger import load_bodies
 from machine import describe_machine
 
+from mediawatch.archiver.postgres import PostgresArchive
 from mediawatch.archiver.search import search
 from mediawatch.archiver.sqlite import SqliteArchive
-from mediawatch.archiver.store import ArticleFilters
+from mediawatch.archiver.store import ArchiveStore, ArticleFilters
 from mediawatch.schemas import ArticleRef, ArticleTagged, SourceInfo, TaggerInfo
+from mediawatch.stack.postgres import LocalPostgres
 
 COUNTRIES = ("GB", "US", "RU", "FR", "DE", "CN", "IN", "BR")
 QUERIES: list[tuple[str, str, ArticleFilters]] = [
@@ -78,53 +83,78 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+def measure(
+    store: ArchiveStore, bodies: list[str], args: argparse.Namespace, size: Callable[[], str]
+) -> None:
+    started = time.perf_counter()
+    words = 0
+    for first in range(0, args.articles, args.batch):
+        batch = [
+            article(n, bodies[n % len(bodies)])
+            for n in range(first, min(first + args.batch, args.articles))
+        ]
+        words += sum(len(a.text.split()) for a in batch)
+        store.upsert_articles(batch)
+    elapsed = time.perf_counter() - started
+    print(
+        f"ingest: {args.articles / elapsed:,.0f} articles/s, {words / elapsed:,.0f} words/s "
+        f"({elapsed:.0f} s, batches of {args.batch}); {size()}"
+    )
+    print(f"{'query':<16} {'matches/page':>12} {'read':>7} {'p50 ms':>8} {'p95 ms':>8}")
+    all_latencies: list[float] = []
+    for name, query, filters in QUERIES:
+        latencies = []
+        page = None
+        for _ in range(args.runs):
+            begun = time.perf_counter()
+            page = search(store, query, filters, limit=50)
+            latencies.append((time.perf_counter() - begun) * 1000)
+        assert page is not None
+        all_latencies.extend(latencies)
+        print(
+            f"{name:<16} {len(page.hits):>12} {page.candidates_read:>7} "
+            f"{statistics.median(latencies):>8.1f} {percentile(latencies, 0.95):>8.1f}"
+        )
+    print(
+        f"all queries: p50 {statistics.median(all_latencies):.1f} ms, "
+        f"p95 {percentile(all_latencies, 0.95):.1f} ms (goal: p95 <= 200 ms)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bodies", type=Path, required=True, help="bodies.csv (FNC-1 bodies)")
     parser.add_argument("--articles", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--batch", type=int, default=500, help="articles per transaction")
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     args = parser.parse_args()
     bodies = load_bodies(args.bodies)
     print(f"machine: {describe_machine()}")
     print(f"corpus: {len(bodies)} FNC-1 bodies, archived {args.articles} times in all")
-    with tempfile.TemporaryDirectory() as folder:
-        store = SqliteArchive(Path(folder) / "archive.sqlite3")
-        started = time.perf_counter()
-        words = 0
-        for first in range(0, args.articles, args.batch):
-            batch = [
-                article(n, bodies[n % len(bodies)])
-                for n in range(first, min(first + args.batch, args.articles))
-            ]
-            words += sum(len(a.text.split()) for a in batch)
-            store.upsert_articles(batch)
-        elapsed = time.perf_counter() - started
-        print(
-            f"ingest: {args.articles / elapsed:,.0f} articles/s, {words / elapsed:,.0f} words/s "
-            f"({elapsed:.0f} s, batches of {args.batch}); archive file "
-            f"{store.index_size_bytes() / 1e6:,.0f} MB"
-        )
-        print(f"{'query':<16} {'matches/page':>12} {'read':>7} {'p50 ms':>8} {'p95 ms':>8}")
-        all_latencies: list[float] = []
-        for name, query, filters in QUERIES:
-            latencies = []
-            page = None
-            for _ in range(args.runs):
-                begun = time.perf_counter()
-                page = search(store, query, filters, limit=50)
-                latencies.append((time.perf_counter() - begun) * 1000)
-            assert page is not None
-            all_latencies.extend(latencies)
-            print(
-                f"{name:<16} {len(page.hits):>12} {page.candidates_read:>7} "
-                f"{statistics.median(latencies):>8.1f} {percentile(latencies, 0.95):>8.1f}"
-            )
-        print(
-            f"all queries: p50 {statistics.median(all_latencies):.1f} ms, "
-            f"p95 {percentile(all_latencies, 0.95):.1f} ms (goal: p95 <= 200 ms)"
-        )
-        store.close()
+    if args.backend in ("sqlite", "both"):
+        print("\n== SQLite (FTS5) ==")
+        with tempfile.TemporaryDirectory() as folder:
+            sqlite = SqliteArchive(Path(folder) / "archive.sqlite3")
+            measure(sqlite, bodies, args,
+                    lambda: f"archive file {sqlite.index_size_bytes() / 1e6:,.0f} MB")  # fmt: skip
+            sqlite.close()
+    if args.backend in ("postgres", "both"):
+        print("\n== PostgreSQL (tsvector, GIN) ==")
+        server = LocalPostgres().start()
+        try:
+            url = server.new_database()
+            postgres = PostgresArchive(url)
+
+            def size() -> str:
+                with psycopg.connect(url) as db:
+                    row = db.execute("SELECT pg_database_size(current_database())").fetchone()
+                return f"database {(row[0] if row else 0) / 1e6:,.0f} MB"
+
+            measure(postgres, bodies, args, size)
+            postgres.close()
+        finally:
+            server.stop()
 
 
 if __name__ == "__main__":

@@ -9,22 +9,19 @@ runs the service through a real one.
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from mediawatch.archiver.search import (
-    SearchError,
-    document_of,
-    fts_expression,
-    search,
-)
-from mediawatch.archiver.sqlite import SqliteArchive
-from mediawatch.archiver.store import ArticleFilters
+from mediawatch.archiver.search import SearchError, candidate_condition, document_of, search
+from mediawatch.archiver.sqlite import SqliteArchive, fts5_expression
+from mediawatch.archiver.store import ArchiveStore, ArticleFilters
 from mediawatch.query import QueryIndex, parse_query
 from mediawatch.schemas import Alert, AlertMode, ArticleTagged, Severity
 from mediawatch.stack.samples import SAMPLES_DIR
 from tests.support.alerter import at, tagged
+
+NewStore = Callable[[], ArchiveStore]
 
 EXTRA_TEXTS = [
     "La sécurité indivisible est au cœur du discours de Moscou.",
@@ -72,8 +69,8 @@ def corpus() -> list[ArticleTagged]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> SqliteArchive:
-    archive = SqliteArchive(tmp_path / "archive.sqlite3")
+def store(new_store: NewStore) -> ArchiveStore:
+    archive = new_store()
     archive.upsert_articles(corpus())
     return archive
 
@@ -85,7 +82,7 @@ def every_match(query: str, articles: list[ArticleTagged]) -> list[str]:
 
 @pytest.mark.parametrize("query", QUERIES)
 def test_a_search_finds_exactly_what_the_query_library_matches(
-    store: SqliteArchive, query: str
+    store: ArchiveStore, query: str
 ) -> None:
     articles = corpus()
     expected = sorted(every_match(query, articles), reverse=True)  # newest first = highest id
@@ -102,31 +99,37 @@ def test_the_corpus_and_queries_can_tell_a_wrong_search_apart() -> None:
         assert 0 < len(found) < len(articles), (query, len(found))
 
 
-def test_the_index_prunes_candidates(store: SqliteArchive) -> None:
+def test_the_index_prunes_candidates(store: ArchiveStore) -> None:
     page = search(store, '"indivisible security"', ArticleFilters(), limit=1000)
     assert page.hits
     assert page.candidates_read < len(corpus()) / 2, page.candidates_read
 
 
-def test_evidence_spans_point_into_the_text(store: SqliteArchive) -> None:
+def test_evidence_spans_point_into_the_text(store: ArchiveStore) -> None:
     [hit] = search(store, '"nord stream 2"', ArticleFilters(), limit=10).hits
     fields = {"title": hit.article.article.title, "text": hit.article.text}
     spans = [(e.field, fields[e.field][e.start : e.end].casefold()) for e in hit.evidence]
     assert spans == [("title", "nord stream 2"), ("text", "nord stream 2")]
 
 
-def test_the_fts_expression_of_each_node_kind() -> None:
-    assert fts_expression(parse_query('"a b c"')) == '("a" AND "b" AND "c")'
-    assert fts_expression(parse_query("secur* OR nato")) == '("secur"* OR "nato")'
-    assert fts_expression(parse_query("x NEAR/2 y")) == '("x" AND "y")'
-    assert fts_expression(parse_query("nato AND NOT russia")) == '"nato"'
-    assert fts_expression(parse_query("nato OR NOT russia")) is None
-    assert fts_expression(parse_query("nord_stream")) == '("nord" AND "stream")'
-    assert fts_expression(parse_query("lang:ru")) is None
+def fts5(query: str) -> str | None:
+    condition = candidate_condition(parse_query(query))
+    return None if condition is None else fts5_expression(condition)
 
 
-def test_filters_narrow_before_the_text(tmp_path: Path) -> None:
-    archive = SqliteArchive(tmp_path / "a.sqlite3")
+def test_the_fts5_expression_of_each_node_kind() -> None:
+    assert fts5('"a b c"') == '("a" AND "b" AND "c")'
+    assert fts5("secur* OR nato") == '("secur"* OR "nato")'
+    assert fts5("x NEAR/2 y") == '("x" AND "y")'
+    assert fts5("nato AND NOT russia") == '"nato"'
+    assert fts5("nato OR NOT russia") is None
+    assert fts5("nord_stream") == '("nord" AND "stream")'
+    assert fts5("lang:ru") is None
+    assert fts5("s?curity") == '"s"*'
+
+
+def test_filters_narrow_before_the_text(new_store: NewStore) -> None:
+    archive = new_store()
     archive.upsert_articles(
         [
             tagged("gb", at(1), themes=("nato",), country="GB", text="NATO met."),
@@ -149,7 +152,7 @@ def test_filters_narrow_before_the_text(tmp_path: Path) -> None:
     assert ids(sources=("elsewhere",)) == []
 
 
-def test_cursor_pages_cover_the_results_once_in_order(store: SqliteArchive) -> None:
+def test_cursor_pages_cover_the_results_once_in_order(store: ArchiveStore) -> None:
     everything = [
         h.article.article.article_id for h in search(store, "", ArticleFilters(), limit=1000).hits
     ]
@@ -164,8 +167,8 @@ def test_cursor_pages_cover_the_results_once_in_order(store: SqliteArchive) -> N
     assert seen == everything and len(set(seen)) == len(seen) == len(corpus())
 
 
-def test_an_upsert_replaces_and_never_duplicates(tmp_path: Path) -> None:
-    archive = SqliteArchive(tmp_path / "a.sqlite3")
+def test_an_upsert_replaces_and_never_duplicates(new_store: NewStore) -> None:
+    archive = new_store()
     archive.upsert_articles([tagged("x", at(1), themes=("old",), text="old words here")])
     archive.upsert_articles([tagged("x", at(1), themes=("new",), text="new words here")] * 2)
     assert archive.count_articles() == 1
@@ -187,8 +190,8 @@ def alert(alert_id: str, minutes: float, rule_id: str = "r1") -> Alert:
     )
 
 
-def test_alerts_are_upserted_by_id_and_read_newest_first(tmp_path: Path) -> None:
-    archive = SqliteArchive(tmp_path / "a.sqlite3")
+def test_alerts_are_upserted_by_id_and_read_newest_first(new_store: NewStore) -> None:
+    archive = new_store()
     archive.upsert_alerts([alert("one", 1), alert("two", 2), alert("one", 1)])
     archive.upsert_alerts([alert("three", 3, rule_id="r2")])
     assert archive.count_alerts() == 3
@@ -196,8 +199,8 @@ def test_alerts_are_upserted_by_id_and_read_newest_first(tmp_path: Path) -> None
     assert [a.alert_id for a in archive.alerts(rule_id="r1")] == ["two", "one"]
 
 
-def test_retention_deletes_what_is_older_and_its_index(tmp_path: Path) -> None:
-    archive = SqliteArchive(tmp_path / "a.sqlite3")
+def test_retention_deletes_what_is_older_and_its_index(new_store: NewStore) -> None:
+    archive = new_store()
     archive.upsert_articles([tagged(f"n{n}", at(n * 60), text=f"nato item {n}") for n in range(5)])
     archive.upsert_alerts([alert(f"al{n}", n * 60) for n in range(5)])
     assert archive.purge_before(at(2 * 60)) == (2, 2)
@@ -205,18 +208,18 @@ def test_retention_deletes_what_is_older_and_its_index(tmp_path: Path) -> None:
     assert archive.count_alerts() == 3
     page = search(archive, "nato", ArticleFilters(), limit=10)
     assert [h.article.article.article_id for h in page.hits] == ["n4", "n3", "n2"]
-    rows = sqlite3.connect(archive.path).execute("SELECT count(*) FROM article_index").fetchone()
-    assert rows[0] == 3, "index rows of deleted articles were left"
+    if isinstance(archive, SqliteArchive):  # PostgreSQL's index is a column of the row
+        rows = sqlite3.connect(archive.path).execute("SELECT count(*) FROM article_index")
+        assert rows.fetchone()[0] == 3, "index rows of deleted articles were left"
 
 
-def test_migrations_upgrade_a_store_from_its_first_version(tmp_path: Path) -> None:
-    path = tmp_path / "a.sqlite3"
-    first = SqliteArchive(path)
-    assert first.schema_version() == 1
+def test_migrations_upgrade_a_store_from_its_first_version(new_store: NewStore) -> None:
+    first = new_store()
+    assert first.schema_version() == 1  # type: ignore[attr-defined]
     first.upsert_articles([tagged("kept", at(0), text="nato")])
     first.close()
-    again = SqliteArchive(path)
-    assert again.migrate() == [] and again.schema_version() == 1
+    again = new_store()
+    assert again.migrate() == [] and again.schema_version() == 1  # type: ignore[attr-defined]
     assert again.article("kept") is not None
 
 
@@ -231,7 +234,7 @@ def test_migrations_upgrade_a_store_from_its_first_version(tmp_path: Path) -> No
     ],
 )
 def test_hostile_queries_are_refused_with_the_position_or_run_safely(
-    store: SqliteArchive, query: str, message: str
+    store: ArchiveStore, query: str, message: str
 ) -> None:
     try:
         page = search(store, query, ArticleFilters(), limit=10)
@@ -243,14 +246,14 @@ def test_hostile_queries_are_refused_with_the_position_or_run_safely(
     assert store.count_articles() == len(corpus()), "the query changed the store"
 
 
-def test_bad_cursors_and_limits_are_refused(store: SqliteArchive) -> None:
+def test_bad_cursors_and_limits_are_refused(store: ArchiveStore) -> None:
     with pytest.raises(SearchError, match="cursor"):
         search(store, "", ArticleFilters(), cursor="not-a-cursor")
     with pytest.raises(SearchError, match="limit"):
         search(store, "", ArticleFilters(), limit=0)
 
 
-def test_a_bounded_candidate_read_still_pages_on(store: SqliteArchive) -> None:
+def test_a_bounded_candidate_read_still_pages_on(store: ArchiveStore) -> None:
     page = search(store, "NOT marathon", ArticleFilters(), limit=1000, max_candidates=5, batch=2)
     assert page.candidates_read == 5
     assert page.next_cursor is not None
@@ -259,8 +262,8 @@ def test_a_bounded_candidate_read_still_pages_on(store: SqliteArchive) -> None:
     assert found == sorted(every_match("NOT marathon", corpus()), reverse=True)
 
 
-def trend_store(tmp_path: Path) -> SqliteArchive:
-    archive = SqliteArchive(tmp_path / "t.sqlite3")
+def trend_store(new_store: NewStore) -> ArchiveStore:
+    archive = new_store()
     day = 24 * 60
     archive.upsert_articles(
         [
@@ -278,8 +281,8 @@ def trend_store(tmp_path: Path) -> SqliteArchive:
     return archive
 
 
-def test_trends_count_stories_not_reprints_per_day_and_group(tmp_path: Path) -> None:
-    archive = trend_store(tmp_path)
+def test_trends_count_stories_not_reprints_per_day_and_group(new_store: NewStore) -> None:
+    archive = trend_store(new_store)
     points = archive.trend("nato", "country", ArticleFilters())
     assert [(p.day, p.group, p.stories) for p in points] == [
         ("2025-03-03", "GB", 1),
@@ -290,8 +293,8 @@ def test_trends_count_stories_not_reprints_per_day_and_group(tmp_path: Path) -> 
     assert [(p.day, p.stories) for p in overall] == [("2025-03-03", 1), ("2025-03-04", 2)]
 
 
-def test_an_actor_timeline_has_mentions_stance_and_company(tmp_path: Path) -> None:
-    timeline = trend_store(tmp_path).actor_timeline("state:ru", ArticleFilters())
+def test_an_actor_timeline_has_mentions_stance_and_company(new_store: NewStore) -> None:
+    timeline = trend_store(new_store).actor_timeline("state:ru", ArticleFilters())
     first, second = timeline.days
     assert (first.day, first.articles, first.supportive, first.critical) == ("2025-03-03", 3, 1, 1)
     assert first.mean_score == pytest.approx((-0.7 + 0.6) / 2)
@@ -299,8 +302,8 @@ def test_an_actor_timeline_has_mentions_stance_and_company(tmp_path: Path) -> No
     assert timeline.co_occurring == [("org:nato", 2)]
 
 
-def test_the_stance_filter_and_stories_only(tmp_path: Path) -> None:
-    archive = trend_store(tmp_path)
+def test_the_stance_filter_and_stories_only(new_store: NewStore) -> None:
+    archive = trend_store(new_store)
 
     def ids(filters: ArticleFilters) -> list[str]:
         return [h.article.article.article_id for h in search(archive, "", filters, limit=50).hits]
@@ -309,3 +312,8 @@ def test_the_stance_filter_and_stories_only(tmp_path: Path) -> None:
     assert ids(ArticleFilters(stances=(("state:ru", "supportive"),))) == ["d1-ru"]
     assert "d1-reprint" not in ids(ArticleFilters(stories_only=True))
     assert "d1-reprint" in ids(ArticleFilters())
+
+
+def test_a_page_stops_at_its_time_bound_and_pages_on(store: ArchiveStore) -> None:
+    page = search(store, "NOT marathon", ArticleFilters(), limit=1000, time_limit_s=0.0)
+    assert page.candidates_read == 1 and page.next_cursor is not None

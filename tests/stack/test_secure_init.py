@@ -165,7 +165,7 @@ def test_the_override_mounts_what_the_broker_and_the_services_read() -> None:
         "ssl.keystore.location=/etc/kafka/secure/kafka-keystore.pem"
         in (SECURE / "kafka" / "server.properties").read_text()
     )
-    for name in ("topics-init", "fetcher", "tagger", "alerter"):
+    for name in ("topics-init", "fetcher", "tagger", "alerter", "archiver", "api"):
         service = services[name]
         assert service["environment"]["MEDIAWATCH_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL", name
         cafile = service["environment"]["MEDIAWATCH_KAFKA_SSL_CAFILE"]

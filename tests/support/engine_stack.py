@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import subprocess
 import time
 from collections.abc import Callable
@@ -73,6 +74,8 @@ class ComposeStack:
     #: The ingest token the stack accepts (given to compose as MEDIAWATCH_API_TOKENS, as a
     #: user's .env would) and the tests push with.
     ingest_token: str = field(default_factory=lambda: new_token()[1])
+    #: The archive database's password (a user's .env would hold it).
+    postgres_password: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     #: The viewer token the tests read the API with.
     viewer_token: str = field(default_factory=lambda: new_token()[1])
     #: More variables for compose (an operator's shell or .env), such as MEDIAWATCH_SECURE_DIR.
@@ -88,6 +91,7 @@ class ComposeStack:
         env["COMPOSE_PROJECT_NAME"] = self.project
         # docker-compose.yml interpolates it for Grafana, which is not started here.
         env.setdefault("GRAFANA_ADMIN_PASSWORD", "grafana-not-started-here")
+        env.setdefault("POSTGRES_PASSWORD", self.postgres_password)
         env["MEDIAWATCH_API_TOKENS"] = f"ingest={self.ingest_token} viewer={self.viewer_token}"
         return env | self.extra_environment
 

@@ -44,8 +44,8 @@ from mediawatch.api.models import (
     TrendParams,
 )
 from mediawatch.api.settings import ApiSettings
+from mediawatch.archiver.backends import describe, open_archive
 from mediawatch.archiver.search import SearchError, search
-from mediawatch.archiver.sqlite import SqliteArchive
 from mediawatch.archiver.store import ArticleFilters, Cursor
 from mediawatch.query import MAX_QUERY_LENGTH, QuerySyntaxError
 from mediawatch.runtime.auth import Role
@@ -135,7 +135,7 @@ class Api:
 
     def __init__(self, settings: ApiSettings) -> None:
         self.settings = settings
-        self.store = SqliteArchive(settings.resolved_archive_path())
+        self.store = open_archive(settings.resolved_archive_path(), settings.archive_url)
 
     async def _in_thread(self, call: Callable[[], Any]) -> Any:
         return await asyncio.to_thread(call)
@@ -365,7 +365,7 @@ class Api:
                 found.extend(stored.load() for stored in page.articles)
                 if not page.more or not page.articles:
                     return found
-                after = Cursor(page.articles[-1].fetched_at, page.articles[-1].article_id)
+                after = page.articles[-1].cursor()
 
         result = await backtest(ruleset, await self._in_thread(articles), until=body.until)
         return _json(BacktestResultBody(
@@ -451,7 +451,10 @@ def build_server(settings: ApiSettings) -> tuple[ServiceHttpServer, Api]:
     api = Api(settings)
     server = ServiceHttpServer.for_service(
         settings,
-        readiness=lambda: (True, f"archive {settings.resolved_archive_path()}"),
+        readiness=lambda: (
+            True,
+            f"archive {describe(settings.resolved_archive_path(), settings.archive_url)}",
+        ),
         # A query of the longest length the language accepts, percent-encoded, fits.
         max_line_size=MAX_REQUEST_LINE,
     )
@@ -464,7 +467,8 @@ def build_server(settings: ApiSettings) -> tuple[ServiceHttpServer, Api]:
 async def serve(settings: ApiSettings) -> None:
     import signal
 
-    settings.resolved_archive_path().parent.mkdir(parents=True, exist_ok=True)
+    if settings.archive_url is None:
+        settings.resolved_archive_path().parent.mkdir(parents=True, exist_ok=True)
     server, api = build_server(settings)
     await server.start()
     log.info("api listening", extra={"host": server.host, "port": server.port})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from mediawatch.runtime.settings import ServiceSettings
 
@@ -18,6 +18,11 @@ class ApiSettings(ServiceSettings):
     archive_path: Path | None = Field(
         default=None,
         description="SQLite file of the archive. Unset: <MEDIAWATCH_STATE_DIR>/archive.sqlite3.",
+    )
+    archive_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://... of a PostgreSQL archive; set, it is read instead of the "
+        "SQLite file (never logged).",
     )
     rules_file: Path = Field(
         default_factory=lambda: Path(

@@ -69,16 +69,18 @@ def archive_search(
     output: str = typer.Option("table", "--format", help="table, jsonl or csv."),
 ) -> None:
     """Search the archive: exactly the articles a theme with this query would match."""
+    from mediawatch.archiver.backends import open_archive
     from mediawatch.archiver.search import SearchError, search
     from mediawatch.archiver.settings import ArchiverSettings
-    from mediawatch.archiver.sqlite import SqliteArchive
     from mediawatch.archiver.store import ArticleFilters
     from mediawatch.runtime.settings import load_settings
 
     if output not in {"table", "jsonl", "csv"}:
         raise typer.BadParameter(f"--format {output!r}: use table, jsonl or csv")
-    path = archive or load_settings(ArchiverSettings).resolved_archive_path()
-    if not path.exists():
+    settings = load_settings(ArchiverSettings)
+    url = None if archive else settings.archive_url  # --archive names a SQLite file
+    path = archive or settings.resolved_archive_path()
+    if url is None and not path.exists():
         errors.print(f"no archive at {path}: run `mediawatch archiver run` first", soft_wrap=True)
         raise typer.Exit(2)
     filters = ArticleFilters(
@@ -92,7 +94,7 @@ def archive_search(
         themes=tuple(theme),
         actors=tuple(actor),
     )
-    store = SqliteArchive(path)
+    store = open_archive(path, url)
     try:
         page = search(store, query, filters, limit=limit, cursor=cursor)
     except SearchError as exc:

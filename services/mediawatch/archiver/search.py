@@ -2,26 +2,35 @@
 
 Two steps, so that a search finds exactly what a theme with the same query would match:
 
-1. :func:`fts_expression` turns the query's syntax tree into an FTS expression that every
-   article the query matches satisfies (a superset: phrases and NEAR become AND of their
-   words, NOT and scopes constrain nothing, a wildcard becomes its prefix). The store answers
-   it from its index, after its filters.
+1. :func:`candidate_condition` turns the query's syntax tree into an index condition that
+   every article the query matches satisfies (a superset: phrases and NEAR become AND of their
+   words, NOT and scopes constrain nothing, a wildcard becomes its prefix). The store renders
+   it in its index's syntax and answers it, after its filters.
 2. Each candidate is matched by the query library itself (:func:`mediawatch.query.compile_query`
    on the article's text, title and metadata), which also gives the evidence spans.
 
 Pages are cut by a cursor (fetch time, id): a search reads candidates in pages until it has
-``limit`` matches, so its cost is bounded by ``max_candidates``, not by the archive's size.
+``limit`` matches, so its cost is bounded by ``max_candidates`` and ``time_limit_s``, not by
+the archive's size: a page cut short by either still carries a cursor to go on from.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mediawatch.archiver.store import ArchiveStore, ArticleFilters, Cursor
+from mediawatch.archiver.store import (
+    AllOf,
+    AnyOf,
+    ArchiveStore,
+    ArticleFilters,
+    Condition,
+    Cursor,
+    Word,
+)
 from mediawatch.query import (
     And,
     Document,
@@ -36,10 +45,6 @@ from mediawatch.query import (
     parse_query,
 )
 from mediawatch.schemas import ArticleTagged, Evidence
-
-#: FTS5 barewords are [A-Za-z0-9_] and non-ASCII; anything else is split on, as unicode61
-#: splits the indexed text (an underscore, too).
-_FTS_PART = re.compile(r"[^\W_]+")
 
 
 class SearchError(ValueError):
@@ -61,58 +66,55 @@ class SearchPage:
     candidates_read: int = 0
 
 
-def _token_expression(token: str) -> str | None:
-    """FTS expression a document holding ``token`` (a normalised query word) satisfies."""
+def _word(token: str) -> Word | None:
+    """The index condition of a normalised query word: itself, or for a wildcard the
+    letters before it as a prefix (None when there are none)."""
     cut = min((i for i in (token.find("*"), token.find("?")) if i >= 0), default=-1)
-    stem = token if cut < 0 else token[:cut]
-    parts = _FTS_PART.findall(stem)
+    if cut < 0:
+        return Word(token)
+    return Word(token[:cut], prefix=True) if cut > 0 else None
+
+
+def _all(parts: list[Condition]) -> Condition | None:
     if not parts:
         return None
-    wildcard = cut >= 0 and stem.endswith(parts[-1])
-    quoted = [f'"{part}"' for part in parts]
-    if wildcard:
-        quoted[-1] += "*"  # the last part of a wildcard word is a prefix of the word
-    return quoted[0] if len(quoted) == 1 else "(" + " AND ".join(quoted) + ")"
+    return parts[0] if len(parts) == 1 else AllOf(tuple(parts))
 
 
-def fts_expression(node: Node) -> str | None:
-    """An FTS expression that every article ``node`` matches satisfies; None: no constraint
-    (every article is a candidate)."""
+def candidate_condition(node: Node) -> Condition | None:
+    """An index condition that every article ``node`` matches satisfies; None: no
+    constraint (every article is a candidate)."""
     if isinstance(node, Term):
-        words = [w for w in (_token_expression(t) for t in node.tokens) if w is not None]
-        if not words:
-            return None
-        return words[0] if len(words) == 1 else "(" + " AND ".join(words) + ")"
+        return _all([w for w in map(_word, node.tokens) if w is not None])
     if isinstance(node, And):
-        parts = [p for p in (fts_expression(c) for c in node.children) if p is not None]
-        if not parts:
-            return None
-        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+        return _all([p for p in map(candidate_condition, node.children) if p is not None])
     if isinstance(node, Or):
-        options = [fts_expression(c) for c in node.children]
-        if any(o is None for o in options):
-            return None
+        options = [candidate_condition(c) for c in node.children]
         kept = [o for o in options if o is not None]
-        return kept[0] if len(kept) == 1 else "(" + " OR ".join(kept) + ")"
+        if len(kept) < len(options):
+            return None
+        return kept[0] if len(kept) == 1 else AnyOf(tuple(kept))
     if isinstance(node, Near):
-        return fts_expression(And((node.left, node.right)))
+        return candidate_condition(And((node.left, node.right)))
     if isinstance(node, Repeat):
-        return fts_expression(node.child)
+        return candidate_condition(node.child)
     if isinstance(node, Not | Meta):
         return None
     raise TypeError(f"unknown query node {node!r}")
 
 
 def encode_cursor(cursor: Cursor) -> str:
-    raw = json.dumps([cursor.fetched_at.isoformat(), cursor.article_id]).encode()
+    raw = json.dumps([cursor.fetched_at.isoformat(), cursor.article_id, cursor.key]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(text: str) -> Cursor:
     try:
         padded = text + "=" * (-len(text) % 4)
-        moment, article_id = json.loads(base64.urlsafe_b64decode(padded))
-        return Cursor(datetime.fromisoformat(moment), str(article_id))
+        moment, article_id, key = json.loads(base64.urlsafe_b64decode(padded))
+        if key is not None and not isinstance(key, int):
+            raise TypeError("the key is not an integer")
+        return Cursor(datetime.fromisoformat(moment), str(article_id), key)
     except (ValueError, TypeError) as exc:
         raise SearchError(f"cursor {text[:40]!r} is not one this archive gave out") from exc
 
@@ -139,37 +141,40 @@ def search(
     limit: int = 50,
     cursor: str | None = None,
     max_candidates: int = 20_000,
+    time_limit_s: float = 2.0,
     batch: int = 500,
 ) -> SearchPage:
     """One page of up to ``limit`` articles matching ``query`` (None or empty: every article
     the filters let through), newest first.
 
     Raises :class:`SearchError` for a query that does not parse (with its position), a bad
-    cursor or limit. At most ``max_candidates`` are read for one page; a page cut short by
+    cursor or limit. At most ``max_candidates`` are read for one page, for at most
+    ``time_limit_s`` (a broad query over a large archive); a page cut short by
     that bound still carries a cursor to go on from.
     """
     if not 1 <= limit <= 1000:
         raise SearchError(f"limit must be between 1 and 1000, not {limit}")
     compiled = None
-    expression = None
+    condition = None
     if query and query.strip():
         try:
             node = parse_query(query)
         except ValueError as exc:  # QuerySyntaxError names the position
             raise SearchError(str(exc)) from exc
         compiled = QueryIndex().compile(node)
-        expression = fts_expression(node)
+        condition = candidate_condition(node)
     after = decode_cursor(cursor) if cursor else None
     hits: list[SearchHit] = []
     read = 0
+    deadline = time.monotonic() + time_limit_s
     # Small reads first: a selective page ends after a few candidates, a broad one grows.
     size = min(batch, max(20, 2 * limit))
     while True:
-        chunk = store.candidates(expression, filters, after=after, limit=size)
+        chunk = store.candidates(condition, filters, after=after, limit=size)
         size = min(batch, size * 2)
         for stored in chunk.articles:
             read += 1
-            after = Cursor(stored.fetched_at, stored.article_id)
+            after = stored.cursor()
             tagged = stored.load()
             if compiled is None:
                 hits.append(SearchHit(tagged, []))
@@ -178,7 +183,7 @@ def search(
                 if result.matched:
                     evidence = [e.shifted(tagged.text_start) for e in result.evidence]
                     hits.append(SearchHit(tagged, evidence))
-            if len(hits) == limit or read >= max_candidates:
+            if len(hits) == limit or read >= max_candidates or time.monotonic() > deadline:
                 more = chunk.more or stored is not chunk.articles[-1]
                 next_cursor = encode_cursor(after) if more else None
                 return SearchPage(hits, next_cursor, read)

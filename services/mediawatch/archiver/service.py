@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sqlite3
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -23,9 +22,9 @@ from typing import Any
 from aiokafka import TopicPartition
 from prometheus_client import Counter
 
+from mediawatch.archiver.backends import describe, open_archive
 from mediawatch.archiver.settings import ArchiverSettings
-from mediawatch.archiver.sqlite import SqliteArchive
-from mediawatch.archiver.store import ArchiveStore
+from mediawatch.archiver.store import ArchiveStore, StoreUnavailable
 from mediawatch.runtime.deadletter import dead_letter_for
 from mediawatch.runtime.durable import send_event_durably
 from mediawatch.runtime.http import ServiceHttpServer
@@ -82,14 +81,14 @@ class Archiver:
         try:
             await asyncio.to_thread(self._write, [event for _, event in decoded])
             return
-        except sqlite3.OperationalError:
+        except StoreUnavailable:
             raise  # the store, not a record: retried by the loop
         except Exception:
             log.warning("a batch was refused; writing its records one by one")
         for message, event in decoded:
             try:
                 await asyncio.to_thread(self._write, [event])
-            except sqlite3.OperationalError:
+            except StoreUnavailable:
                 raise
             except Exception as exc:
                 await self._dead_letter(message, exc)
@@ -101,7 +100,12 @@ class Archiver:
             return
         self._last_purge = now
         cutoff = datetime.now(UTC) - timedelta(days=days)
-        articles, alerts = await asyncio.to_thread(self.store.purge_before, cutoff)
+        try:
+            articles, alerts = await asyncio.to_thread(self.store.purge_before, cutoff)
+        except StoreUnavailable as exc:
+            self._last_purge = 0.0  # try again on the next batch
+            log.warning("retention postponed", extra={"error": str(exc)})
+            return
         log.info(
             "retention applied",
             extra={"before": cutoff.isoformat(), "articles": articles, "alerts": alerts},
@@ -142,7 +146,7 @@ class Archiver:
                 if ends:
                     try:
                         await self._store_batch(decoded)
-                    except sqlite3.OperationalError as exc:
+                    except StoreUnavailable as exc:
                         log.warning(
                             "the archive refused a write; retrying",
                             extra={"error": str(exc), "delay_s": delay},
@@ -164,12 +168,13 @@ class Archiver:
 async def serve(settings: ArchiverSettings) -> None:
     """Run the archiver with its HTTP probes until SIGINT or SIGTERM."""
     await ensure_topics(settings)
-    store = SqliteArchive(settings.resolved_archive_path())
+    store = open_archive(settings.resolved_archive_path(), settings.archive_url)
+    where = describe(settings.resolved_archive_path(), settings.archive_url)
     archiver = Archiver(settings, store)
 
     def readiness() -> tuple[bool, str]:
         if archiver.ready.is_set():
-            return True, f"archiving into {settings.resolved_archive_path()}"
+            return True, f"archiving into {where}"
         return False, "no partitions assigned yet"
 
     server = ServiceHttpServer.for_service(settings, readiness=readiness)
@@ -180,7 +185,7 @@ async def serve(settings: ArchiverSettings) -> None:
         loop.add_signal_handler(signum, task.cancel)
     log.info(
         "archiver started",
-        extra={"archive": str(settings.resolved_archive_path()), "port": server.port},
+        extra={"archive": where, "port": server.port},
     )
     try:
         await task

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from mediawatch.runtime.settings import ServiceSettings
 
@@ -21,6 +21,11 @@ class ArchiverSettings(ServiceSettings):
     archive_path: Path | None = Field(
         default=None,
         description="SQLite file of the archive. Unset: <MEDIAWATCH_STATE_DIR>/archive.sqlite3.",
+    )
+    archive_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://USER:PASSWORD@HOST:PORT/DATABASE of a PostgreSQL archive; "
+        "set, it is used instead of the SQLite file (never logged).",
     )
     archive_retention_days: float | None = Field(
         default=None,

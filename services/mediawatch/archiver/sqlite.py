@@ -15,6 +15,8 @@ Python's own ``sqlite3``, no server: the store for ``make run`` and single-machi
 
 from __future__ import annotations
 
+import contextlib
+import re
 import sqlite3
 import zlib
 from collections.abc import Iterator, Sequence
@@ -22,15 +24,20 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
+from mediawatch.archiver._sql import filter_clauses
 from mediawatch.archiver.store import (
     ActorDay,
     ActorTimeline,
+    AnyOf,
     ArticleFilters,
     Candidates,
+    Condition,
     Cursor,
     StoredArticle,
+    StoreUnavailable,
     TrendGroup,
     TrendPoint,
+    Word,
 )
 from mediawatch.query import normalise, tokenise
 from mediawatch.schemas import Alert, ArticleTagged
@@ -41,6 +48,8 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         1,
         """
         CREATE TABLE articles (
+            -- fetched_us * 1024 + n: the row key is the time order, so the index answers a
+            -- page newest first and stops at its end (see ROW_SLOTS)
             row INTEGER PRIMARY KEY,
             article_id TEXT NOT NULL UNIQUE,
             fetched_us INTEGER NOT NULL,
@@ -96,6 +105,8 @@ def _us(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
 
 
+#: Row keys per microsecond of fetch time: an article's row is fetched_us * ROW_SLOTS + n.
+ROW_SLOTS = 1024
 #: The UTC day of an article's fetch time, in SQL.
 _DAY = "date(a.fetched_us / 1000000, 'unixepoch')"
 
@@ -108,47 +119,44 @@ def _decode(blob: bytes) -> ArticleTagged:
     return ArticleTagged.from_json(zlib.decompress(blob))
 
 
+#: FTS5 barewords are letters and digits; unicode61 splits the indexed text on anything
+#: else (an underscore, too), so a query word is split the same way.
+_FTS_PART = re.compile(r"[^\W_]+")
+
+
+def fts5_expression(condition: Condition) -> str | None:
+    """``condition`` in FTS5's query syntax, every word quoted; None: no constraint."""
+    if isinstance(condition, Word):
+        parts = _FTS_PART.findall(condition.text)
+        if not parts:
+            return None
+        quoted = [f'"{part}"' for part in parts]
+        if condition.prefix and condition.text.endswith(parts[-1]):
+            quoted[-1] += "*"
+        return quoted[0] if len(quoted) == 1 else "(" + " AND ".join(quoted) + ")"
+    rendered = [fts5_expression(part) for part in condition.parts]
+    if isinstance(condition, AnyOf):
+        if any(r is None for r in rendered):
+            return None
+        return rendered[0] if len(rendered) == 1 else "(" + " OR ".join(map(str, rendered)) + ")"
+    kept = [r for r in rendered if r is not None]
+    if not kept:
+        return None
+    return kept[0] if len(kept) == 1 else "(" + " AND ".join(kept) + ")"
+
+
 def index_text(text: str) -> str:
     """``text`` as the query library tokenises it, one space between tokens."""
     return " ".join(tokenise(normalise(text).text))
 
 
-def _filter_clauses(filters: ArticleFilters) -> tuple[list[str], list[object]]:
-    """SQL conditions on ``articles a`` (and their parameters) for ``filters``."""
-    where: list[str] = []
-    params: list[object] = []
-    if filters.since is not None:
-        where.append("a.fetched_us >= ?")
-        params.append(_us(filters.since))
-    if filters.until is not None:
-        where.append("a.fetched_us < ?")
-        params.append(_us(filters.until))
-    for column, values in (
-        ("source_id", filters.sources),
-        ("country", filters.countries),
-        ("outlet_type", filters.outlet_types),
-        ("language", filters.languages),
-        ("genre", filters.genres),
-    ):
-        if values:
-            where.append(f"a.{column} IN ({', '.join('?' * len(values))})")
-            params.extend(values)
-    for table, column, values in (
-        ("article_themes", "theme_id", filters.themes),
-        ("article_actors", "actor_id", filters.actors),
-    ):
-        if values:
-            where.append(
-                f"a.row IN (SELECT row FROM {table} "
-                f"WHERE {column} IN ({', '.join('?' * len(values))}))"
-            )
-            params.extend(values)
-    for target_id, label in filters.stances:
-        where.append("a.row IN (SELECT row FROM article_stances WHERE target_id = ? AND label = ?)")
-        params.extend([target_id, label])
-    if filters.stories_only:
-        where.append("a.duplicate_of IS NULL")
-    return where, params
+@contextlib.contextmanager
+def _whole_store_failures() -> Iterator[None]:
+    """SQLite's operational errors (locked, disk full, I/O) are the file's, not a record's."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise StoreUnavailable(f"the SQLite archive refused a write: {exc}") from exc
 
 
 class SqliteArchive:
@@ -203,6 +211,10 @@ class SqliteArchive:
 
     # -- writes --------------------------------------------------------------------------
     def upsert_articles(self, articles: Sequence[ArticleTagged]) -> None:
+        with _whole_store_failures():
+            self._upsert_articles(articles)
+
+    def _upsert_articles(self, articles: Sequence[ArticleTagged]) -> None:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -222,11 +234,22 @@ class SqliteArchive:
         if old is not None:
             db.execute("DELETE FROM article_index WHERE rowid = ?", (old[0],))
             db.execute("DELETE FROM articles WHERE row = ?", (old[0],))
-        row = db.execute(
-            "INSERT INTO articles (article_id, fetched_us, published_us, source_id, country, "
-            "outlet_type, language, genre, duplicate_of, tagged) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        base = _us(article.fetched_at) * ROW_SLOTS
+        last = db.execute(
+            "SELECT max(row) FROM articles WHERE row BETWEEN ? AND ?", (base, base + ROW_SLOTS - 1)
+        ).fetchone()[0]
+        row = base if last is None else last + 1
+        if row >= base + ROW_SLOTS:
+            raise ValueError(
+                f"article {article.article_id}: more than {ROW_SLOTS} articles fetched in the "
+                "same microsecond"
+            )
+        db.execute(
+            "INSERT INTO articles (row, article_id, fetched_us, published_us, source_id, "
+            "country, outlet_type, language, genre, duplicate_of, tagged) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
+                row,
                 article.article_id,
                 _us(article.fetched_at),
                 _us(article.published_at) if article.published_at else None,
@@ -238,7 +261,7 @@ class SqliteArchive:
                 article.duplicate_of,
                 zlib.compress(tagged.to_json(), 6),
             ),
-        ).lastrowid
+        )
         db.executemany(
             "INSERT OR IGNORE INTO article_themes VALUES (?, ?)",
             [(row, theme.theme_id) for theme in tagged.themes],
@@ -257,6 +280,10 @@ class SqliteArchive:
         )
 
     def upsert_alerts(self, alerts: Sequence[Alert]) -> None:
+        with _whole_store_failures():
+            self._upsert_alerts(alerts)
+
+    def _upsert_alerts(self, alerts: Sequence[Alert]) -> None:
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -295,36 +322,51 @@ class SqliteArchive:
     # -- reads ---------------------------------------------------------------------------
     def candidates(
         self,
-        fts_expression: str | None,
+        condition: Condition | None,
         filters: ArticleFilters,
         *,
         after: Cursor | None,
         limit: int,
     ) -> Candidates:
-        where, params = _filter_clauses(filters)
-        if fts_expression is not None:
-            where.append("a.row IN (SELECT rowid FROM article_index WHERE article_index MATCH ?)")
-            params.append(fts_expression)
+        where, params = filter_clauses(filters, _us)
         if after is not None:
-            where.append("(a.fetched_us < ? OR (a.fetched_us = ? AND a.article_id < ?))")
-            at = _us(after.fetched_at)
-            params.extend([at, at, after.article_id])
-        sql = "SELECT a.article_id, a.fetched_us, a.tagged FROM articles a"
+            where.append("a.row < ?")
+            params.append(after.key if after.key is not None else self._key_of(after))
+        expression = fts5_expression(condition) if condition is not None else None
+        if expression is not None:
+            # The index drives: its rows come newest first (the row key is the time order)
+            # and the scan stops at the page's end instead of gathering every match.
+            sql = (
+                "SELECT a.article_id, a.fetched_us, a.tagged, a.row FROM article_index f "
+                "JOIN articles a ON a.row = f.rowid WHERE article_index MATCH ?"
+            )
+            params.insert(0, expression)
+            where = [c.replace("a.row <", "f.rowid <") for c in where]
+        else:
+            sql = "SELECT a.article_id, a.fetched_us, a.tagged, a.row FROM articles a WHERE 1"
         if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY a.fetched_us DESC, a.article_id DESC LIMIT ?"
+            sql += " AND " + " AND ".join(where)
+        order = "f.rowid" if expression is not None else "a.row"
+        sql += f" ORDER BY {order} DESC LIMIT ?"
         params.append(limit + 1)
         rows = self._db.execute(sql, params).fetchall()
         articles = [
-            StoredArticle(article_id, _from_us(fetched_us), partial(_decode, blob))
-            for article_id, fetched_us, blob in rows[:limit]
+            StoredArticle(article_id, _from_us(fetched_us), partial(_decode, blob), row)
+            for article_id, fetched_us, blob, row in rows[:limit]
         ]
         return Candidates(articles, more=len(rows) > limit)
+
+    def _key_of(self, cursor: Cursor) -> int:
+        """The row key of a cursor without one: its article's, or the start of its time."""
+        found = self._db.execute(
+            "SELECT row FROM articles WHERE article_id = ?", (cursor.article_id,)
+        ).fetchone()
+        return int(found[0]) if found else _us(cursor.fetched_at) * ROW_SLOTS
 
     def trend(
         self, theme_id: str | None, group: TrendGroup | None, filters: ArticleFilters
     ) -> list[TrendPoint]:
-        where, params = _filter_clauses(filters)
+        where, params = filter_clauses(filters, _us)
         where.append("a.duplicate_of IS NULL")
         if theme_id is not None:
             where.append("a.row IN (SELECT row FROM article_themes WHERE theme_id = ?)")
@@ -341,7 +383,7 @@ class SqliteArchive:
     def actor_timeline(
         self, actor_id: str, filters: ArticleFilters, *, co_occurring: int = 20
     ) -> ActorTimeline:
-        where, params = _filter_clauses(filters)
+        where, params = filter_clauses(filters, _us)
         where.append("a.row IN (SELECT row FROM article_actors WHERE actor_id = ?)")
         params.append(actor_id)
         condition = " AND ".join(where)

@@ -18,6 +18,36 @@ from typing import Literal, Protocol
 from mediawatch.schemas import Alert, ArticleTagged
 
 
+class StoreUnavailable(RuntimeError):
+    """The store as a whole cannot be written now (the database down, the disk full, the
+    file locked): the caller waits and tries again, nothing is the record's fault."""
+
+
+@dataclass(frozen=True)
+class Word:
+    """An index condition: the article holds this normalised word (``prefix``: a word that
+    starts with it)."""
+
+    text: str
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class AllOf:
+    parts: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    parts: tuple[Condition, ...]
+
+
+#: What a backend's full-text index is asked: every article a query matches satisfies it
+#: (:func:`mediawatch.archiver.search.candidate_condition`); each backend renders it in its
+#: own syntax.
+Condition = Word | AllOf | AnyOf
+
+
 @dataclass(frozen=True)
 class ArticleFilters:
     """Filters applied in the store, before any text is read. Empty tuples filter nothing."""
@@ -39,10 +69,12 @@ class ArticleFilters:
 
 @dataclass(frozen=True)
 class Cursor:
-    """Where a page ended: results are ordered by fetch time, newest first, then by id."""
+    """Where a page ended: results are ordered by fetch time, newest first; ``key`` is the
+    store's own position of that article when it has one (SQLite's time-ordered row key)."""
 
     fetched_at: datetime
     article_id: str
+    key: int | None = None
 
 
 @dataclass(frozen=True)
@@ -53,6 +85,11 @@ class StoredArticle:
     article_id: str
     fetched_at: datetime
     load: Callable[[], ArticleTagged] = field(repr=False)
+    key: int | None = None  # the store's position of the article, for the next cursor
+
+    def cursor(self) -> Cursor:
+        """The cursor of a page that ends with this article."""
+        return Cursor(self.fetched_at, self.article_id, self.key)
 
 
 @dataclass(frozen=True)
@@ -104,13 +141,13 @@ class ArchiveStore(Protocol):
 
     def candidates(
         self,
-        fts_expression: str | None,
+        condition: Condition | None,
         filters: ArticleFilters,
         *,
         after: Cursor | None,
         limit: int,
     ) -> Candidates:
-        """Up to ``limit`` articles past ``after`` whose index holds ``fts_expression``
+        """Up to ``limit`` articles past ``after`` whose index satisfies ``condition``
         (None: every article the filters let through)."""
 
     def article(self, article_id: str) -> ArticleTagged | None: ...

@@ -18,9 +18,9 @@ from aiokafka import TopicPartition
 from rich.console import Console
 from rich.markup import escape
 
+from mediawatch.archiver.backends import open_archive
 from mediawatch.archiver.cli import parse_moment
-from mediawatch.archiver.sqlite import SqliteArchive
-from mediawatch.archiver.store import ArticleFilters, Cursor
+from mediawatch.archiver.store import ArchiveStore, ArticleFilters, Cursor
 from mediawatch.runtime.kafka import consumer, partitions_of
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleTagged
@@ -29,9 +29,10 @@ console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 
 
-def archived(path: Path, since: datetime | None, until: datetime | None) -> Iterator[ArticleTagged]:
-    """Every archived article fetched in [since, until), page by page."""
-    store = SqliteArchive(path)
+def archived(
+    store: ArchiveStore, since: datetime | None, until: datetime | None
+) -> Iterator[ArticleTagged]:
+    """Every archived article fetched in [since, until), page by page; closes the store."""
     try:
         filters = ArticleFilters(since=since, until=until)
         after: Cursor | None = None
@@ -41,8 +42,7 @@ def archived(path: Path, since: datetime | None, until: datetime | None) -> Iter
                 yield stored.load()
             if not page.more or not page.articles:
                 return
-            last = page.articles[-1]
-            after = Cursor(last.fetched_at, last.article_id)
+            after = page.articles[-1].cursor()
     finally:
         store.close()
 
@@ -123,11 +123,12 @@ def rules_backtest(
         errors.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(2) from None
     if source == "archive":
+        url = None if archive else settings.archive_url  # --archive names a SQLite file
         path = archive or settings.resolved_archive_path()
-        if not path.exists():
+        if url is None and not path.exists():
             errors.print(f"no archive at {path}: run `mediawatch archiver run` first")
             raise typer.Exit(2)
-        articles: list[ArticleTagged] = list(archived(path, since_at, until_at))
+        articles: list[ArticleTagged] = list(archived(open_archive(path, url), since_at, until_at))
     else:
         articles = asyncio.run(replayed(settings, since_at, until_at))
     result = asyncio.run(backtest(rule_set, articles, until=until_at))

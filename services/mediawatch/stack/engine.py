@@ -53,6 +53,7 @@ STAND_INS = {
     "apache/kafka:4.4.0": "kafka",
     "prom/prometheus:v3.5.0": "prometheus",
     "prom/alertmanager:v0.28.1": "alertmanager",
+    "postgres:15-bookworm": "postgres",
 }
 #: Debian packages that provide the engine's commands.
 ENGINE_PACKAGES = {
