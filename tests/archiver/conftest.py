@@ -25,23 +25,25 @@ def postgres_server() -> Iterator[LocalPostgres]:
 @pytest.fixture(params=BACKENDS)
 def new_store(
     request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[Callable[[], ArchiveStore]]:
+) -> Iterator[Callable[..., ArchiveStore]]:
     """Opens the test's store of the backend the test is run for, as often as asked (the
-    same file or database each time); closes them all at the end."""
+    same file or database each time; ``schema_version`` stops its migrations there);
+    closes them all at the end."""
     opened: list[ArchiveStore] = []
     if request.param == "sqlite":
         from mediawatch.archiver.sqlite import SqliteArchive
 
-        def make() -> ArchiveStore:
-            opened.append(SqliteArchive(tmp_path / "archive.sqlite3"))
+        def make(schema_version: int | None = None) -> ArchiveStore:
+            path = tmp_path / "archive.sqlite3"
+            opened.append(SqliteArchive(path, schema_version=schema_version))
             return opened[-1]
     else:
         from mediawatch.archiver.postgres import PostgresArchive
 
         url = request.getfixturevalue("postgres_server").new_database()
 
-        def make() -> ArchiveStore:
-            opened.append(PostgresArchive(url))
+        def make(schema_version: int | None = None) -> ArchiveStore:
+            opened.append(PostgresArchive(url, schema_version=schema_version))
             return opened[-1]
 
     yield make

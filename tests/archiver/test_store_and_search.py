@@ -21,7 +21,7 @@ from mediawatch.schemas import Alert, AlertMode, ArticleTagged, Severity
 from mediawatch.stack.samples import SAMPLES_DIR
 from tests.support.alerter import at, tagged
 
-NewStore = Callable[[], ArchiveStore]
+NewStore = Callable[..., ArchiveStore]
 
 EXTRA_TEXTS = [
     "La sécurité indivisible est au cœur du discours de Moscou.",
@@ -214,13 +214,16 @@ def test_retention_deletes_what_is_older_and_its_index(new_store: NewStore) -> N
 
 
 def test_migrations_upgrade_a_store_from_its_first_version(new_store: NewStore) -> None:
-    first = new_store()
+    first = new_store(schema_version=1)
     assert first.schema_version() == 1  # type: ignore[attr-defined]
-    first.upsert_articles([tagged("kept", at(0), text="nato")])
+    first.upsert_articles([tagged("kept", at(0), text="nato", themes=("nato",))])
     first.close()
-    again = new_store()
-    assert again.migrate() == [] and again.schema_version() == 1  # type: ignore[attr-defined]
-    assert again.article("kept") is not None
+    upgraded = new_store()
+    assert upgraded.schema_version() == 2  # type: ignore[attr-defined]
+    assert upgraded.migrate() == []  # type: ignore[attr-defined]
+    assert upgraded.article("kept") is not None
+    page = search(upgraded, "nato", ArticleFilters(sources=("test-source",)), limit=5)
+    assert [h.article.article.article_id for h in page.hits] == ["kept"]
 
 
 @pytest.mark.parametrize(

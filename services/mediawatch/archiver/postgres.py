@@ -87,6 +87,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX alerts_by_time ON alerts (fired_us DESC)
         """,
     ),
+    (
+        2,
+        # A page of one source's articles reads that source's rows newest first.
+        "CREATE INDEX articles_by_source ON articles (source_id, fetched_us DESC)",
+    ),
 )
 _DAY = "to_char(to_timestamp(a.fetched_us / 1000000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
@@ -126,10 +131,12 @@ def _decode(document: Any) -> ArticleTagged:
 class PostgresArchive:
     """An :class:`~mediawatch.archiver.store.ArchiveStore` in a PostgreSQL database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, schema_version: int | None = None) -> None:
+        """Connect, migrated to the newest schema, or only up to ``schema_version`` (a test
+        of upgrades)."""
         self.url = url
         self._connection: psycopg.Connection[Any] | None = None
-        self.migrate()
+        self.migrate(schema_version)
 
     @property
     def _db(self) -> psycopg.Connection[Any]:
@@ -160,7 +167,8 @@ class PostgresArchive:
         found = self._db.execute("SELECT max(version) FROM schema_migrations").fetchone()
         return int(found[0] or 0) if found else 0
 
-    def migrate(self) -> list[int]:
+    def migrate(self, up_to: int | None = None) -> list[int]:
+        """Apply the migrations the database lacks (up to ``up_to``); the versions applied."""
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
@@ -171,7 +179,7 @@ class PostgresArchive:
             self._db.execute("LOCK TABLE schema_migrations IN EXCLUSIVE MODE")
             current = self.schema_version()
             for version, script in MIGRATIONS:
-                if version <= current:
+                if version <= current or (up_to is not None and version > up_to):
                     continue
                 for statement in script.split(";"):
                     if statement.strip():

@@ -95,6 +95,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX alerts_by_time ON alerts (fired_us DESC);
         """,
     ),
+    (
+        2,
+        # A page of one source's articles reads that source's rows newest first.
+        "CREATE INDEX articles_by_source ON articles (source_id, row DESC)",
+    ),
 )
 
 
@@ -162,7 +167,9 @@ def _whole_store_failures() -> Iterator[None]:
 class SqliteArchive:
     """An :class:`~mediawatch.archiver.store.ArchiveStore` in one SQLite file."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, schema_version: int | None = None) -> None:
+        """Open (or create) the file, migrated to the newest schema, or only up to
+        ``schema_version`` (a test of upgrades)."""
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -170,7 +177,7 @@ class SqliteArchive:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA foreign_keys = ON")
-        self.migrate()
+        self.migrate(schema_version)
 
     # -- schema --------------------------------------------------------------------------
     def schema_version(self) -> int:
@@ -182,8 +189,8 @@ class SqliteArchive:
         row = self._db.execute("SELECT max(version) FROM schema_migrations").fetchone()
         return int(row[0] or 0)
 
-    def migrate(self) -> list[int]:
-        """Apply the migrations this file lacks; the versions applied."""
+    def migrate(self, up_to: int | None = None) -> list[int]:
+        """Apply the migrations this file lacks (up to ``up_to``); the versions applied."""
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations "
             "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
@@ -191,7 +198,7 @@ class SqliteArchive:
         current = self.schema_version()
         applied: list[int] = []
         for version, script in MIGRATIONS:
-            if version <= current:
+            if version <= current or (up_to is not None and version > up_to):
                 continue
             self._db.execute("BEGIN IMMEDIATE")
             try:
