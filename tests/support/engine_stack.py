@@ -150,7 +150,10 @@ class ComposeStack:
         if build:
             self.build()
         started = time.monotonic()
-        self.compose("up", "--detach", *extra, *self.services())
+        result = self.compose("up", "--detach", *extra, *self.services(), check=False)
+        if result.returncode != 0:  # a dependency never became healthy: show why
+            self.fail_with_logs(f"`up` failed (exit {result.returncode}):\n"
+                                f"{(result.stdout + result.stderr)[-3000:]}")  # fmt: skip
         self.wait_healthy(HEALTHY_WITHIN_S)
         self.timings["healthy"] = round(time.monotonic() - started, 1)
 
@@ -184,11 +187,16 @@ class ComposeStack:
             time.sleep(2)
             waiting = self.not_ready()
         if waiting:
-            report = "\n\n".join(
-                f"--- {service}: {what}; its last 50 log lines:\n{self.logs(service)}"
-                for service, what in sorted(waiting.items())
-            )
-            pytest.fail(f"not healthy within {bound_s:.0f} s:\n{report}")
+            self.fail_with_logs(f"not healthy within {bound_s:.0f} s:", waiting)
+
+    def fail_with_logs(self, headline: str, waiting: dict[str, str] | None = None) -> None:
+        """Fail the test with the last 50 log lines of every service not ready."""
+        waiting = self.not_ready() if waiting is None else waiting
+        report = "\n\n".join(
+            f"--- {service}: {what}; its last 50 log lines:\n{self.logs(service)}"
+            for service, what in sorted(waiting.items())
+        )
+        pytest.fail(f"{headline}\n{report}")
 
     def down(self, *, volumes: bool) -> None:
         self.compose("down", "--remove-orphans", *(["--volumes"] if volumes else []))
