@@ -1,12 +1,13 @@
 """The archiver through a real broker: tagged articles and alerts stored once each, however
-often they are read, and a malformed record dead-lettered with its reason, not stalling the
-partition (issue 16, item 1, in part)."""
+often they are read, a malformed record dead-lettered with its reason, not stalling the
+partition, and the retention setting applied (issue 16, item 1)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,7 @@ async def test_articles_and_alerts_are_stored_once_and_a_bad_record_is_dead_lett
         **kafka_settings.model_dump(),
         state_dir=tmp_path,
         archiver_group_id=f"archiver-{tmp_path.name}",
+        archive_retention_days=3650,
     )
     await ensure_topics(settings)
     articles = [
@@ -61,6 +63,8 @@ async def test_articles_and_alerts_are_stored_once_and_a_bad_record_is_dead_lett
     await produce(settings, settings.topic_alerts, [(b"alert-1", alert.to_json(), None)] * 2)
 
     store = SqliteArchive(settings.resolved_archive_path())
+    # Older than the retention setting: the archiver deletes it when it starts.
+    store.upsert_articles([tagged("ancient", datetime(2010, 1, 1, tzinfo=UTC))])
     archiver = Archiver(settings, store)
     running = asyncio.create_task(archiver.run())
     try:
@@ -76,7 +80,9 @@ async def test_articles_and_alerts_are_stored_once_and_a_bad_record_is_dead_lett
         running.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
-    assert sorted(store.article_ids()) == sorted(a.article.article_id for a in articles)
+    assert sorted(store.article_ids()) == sorted(a.article.article_id for a in articles), (
+        "an article was lost, or the one older than the retention was kept"
+    )
     [letter] = [json.loads(r.value) for r in letters if r.value]
     assert letter["origin_topic"] == settings.topic_articles_tagged
     assert letter["service"] == "archiver"
