@@ -96,3 +96,16 @@ def test_a_bad_query_names_its_position_and_a_missing_archive_says_what_to_run(
     missing = runner.invoke(app, ["archive", "search", "x", "--archive", str(tmp_path / "no.db")])
     assert missing.exit_code == 2
     assert "mediawatch archiver run" in missing.stderr
+
+
+def test_all_exports_every_page_with_one_header(tmp_path: Path) -> None:
+    path = archive(tmp_path)
+    result = runner.invoke(
+        app, ["archive", "search", "", "--archive", str(path), "--format", "csv", "--limit", "1",
+              "--all"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["article_id"] for row in rows] == ["three", "two", "one"]
+    table = runner.invoke(app, ["archive", "search", "", "--archive", str(path), "--all"])
+    assert table.exit_code != 0 and "--all" in table.output

@@ -7,10 +7,14 @@ import json
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+if TYPE_CHECKING:
+    from mediawatch.archiver.search import SearchPage
 
 console = Console()
 errors = Console(stderr=True)
@@ -67,6 +71,9 @@ def archive_search(
     limit: int = typer.Option(20, "--limit", min=1, max=1000, help="Results per page."),
     cursor: str | None = typer.Option(None, "--cursor", help="Where the previous page ended."),
     output: str = typer.Option("table", "--format", help="table, jsonl or csv."),
+    every_page: bool = typer.Option(
+        False, "--all", help="Every match, page after page: an export (jsonl or csv)."
+    ),
 ) -> None:
     """Search the archive: exactly the articles a theme with this query would match."""
     from mediawatch.archiver.backends import open_archive
@@ -77,6 +84,8 @@ def archive_search(
 
     if output not in {"table", "jsonl", "csv"}:
         raise typer.BadParameter(f"--format {output!r}: use table, jsonl or csv")
+    if every_page and output == "table":
+        raise typer.BadParameter("--all exports: use it with --format jsonl or csv")
     settings = load_settings(ArchiverSettings)
     url = None if archive else settings.archive_url  # --archive names a SQLite file
     path = archive or settings.resolved_archive_path()
@@ -97,11 +106,24 @@ def archive_search(
     store = open_archive(path, url)
     try:
         page = search(store, query, filters, limit=limit, cursor=cursor)
+        _write_page(page, output, header=True)
+        while every_page and page.next_cursor:
+            page = search(store, query, filters, limit=limit, cursor=page.next_cursor)
+            _write_page(page, output, header=False)
     except SearchError as exc:
         errors.print(f"search failed: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     finally:
         store.close()
+    if page.next_cursor:
+        errors.print(f"more: --cursor {page.next_cursor}", soft_wrap=True)
+
+
+CSV_COLUMNS = ["article_id", "fetched_at", "source", "title", "url", "evidence"]
+
+
+def _write_page(page: SearchPage, output: str, *, header: bool) -> None:
+    """One page of results to stdout as a table, JSON Lines or CSV rows."""
     rows = [
         {
             "article_id": hit.article.article.article_id,
@@ -121,8 +143,9 @@ def archive_search(
             }
             sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
     elif output == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["article_id"])
-        writer.writeheader()
+        writer = csv.DictWriter(sys.stdout, fieldnames=CSV_COLUMNS)
+        if header:
+            writer.writeheader()
         writer.writerows(rows)
     else:
         for row in rows:
@@ -134,8 +157,7 @@ def archive_search(
                 highlight=False,
             )
         console.print(f"{len(rows)} result(s); {page.candidates_read} candidate(s) read")
-    if page.next_cursor:
-        errors.print(f"more: --cursor {page.next_cursor}", soft_wrap=True)
+    sys.stdout.flush()
 
 
 def register(app: typer.Typer) -> None:
