@@ -500,13 +500,18 @@ def load_rules(path: Path) -> RuleSet:
         content = path.read_bytes()
     except OSError as exc:
         raise RulesError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    return parse_rules_text(content.decode("utf-8"), str(path))
+
+
+def parse_rules_text(text: str, source: str) -> RuleSet:
+    """Validate a rules file's text; a YAML error names ``source``, line and column."""
     try:
-        data = yaml.safe_load(content.decode("utf-8"))
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        raise RulesError([f"{path}{where}: not valid YAML: {exc}"]) from None
-    return parse_rules(data, str(path), digest=content_hash(content))
+        raise RulesError([f"{source}{where}: not valid YAML: {exc}"]) from None
+    return parse_rules(data, source, digest=content_hash(text.encode("utf-8")))
 
 
 def check_theme_ids(ruleset: RuleSet, known: set[str], path: str, catalogue: str) -> None:

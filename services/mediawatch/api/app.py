@@ -13,16 +13,14 @@ import csv
 import io
 import logging
 import typing
-from collections.abc import Callable
 from typing import Any, TypeVar
 
-import yaml
 from aiohttp import web
 from aiokafka import TopicPartition
 from pydantic import BaseModel, ValidationError
 
 from mediawatch.alerter.backtest import backtest
-from mediawatch.alerter.rules import RulesError, load_rules, parse_rules
+from mediawatch.alerter.rules import RulesError, load_rules, parse_rules_text
 from mediawatch.api.models import (
     ActorBody,
     ActorParams,
@@ -46,7 +44,7 @@ from mediawatch.api.models import (
 from mediawatch.api.settings import ApiSettings
 from mediawatch.archiver.backends import describe, open_archive
 from mediawatch.archiver.search import SearchError, search
-from mediawatch.archiver.store import ArticleFilters, Cursor
+from mediawatch.archiver.store import ArticleFilters, every_article
 from mediawatch.query import MAX_QUERY_LENGTH, QuerySyntaxError
 from mediawatch.runtime.auth import Role
 from mediawatch.runtime.http import ServiceHttpServer
@@ -137,14 +135,11 @@ class Api:
         self.settings = settings
         self.store = open_archive(settings.resolved_archive_path(), settings.archive_url)
 
-    async def _in_thread(self, call: Callable[[], Any]) -> Any:
-        return await asyncio.to_thread(call)
-
     # -- articles --------------------------------------------------------------------------
     async def search(self, request: web.Request) -> web.Response:
         params = _params(SearchParams, request)
         try:
-            page = await self._in_thread(
+            page = await asyncio.to_thread(
                 lambda: search(
                     self.store, params.q, _filters(params), limit=params.limit, cursor=params.cursor
                 )
@@ -157,7 +152,7 @@ class Api:
 
     async def article(self, request: web.Request) -> web.Response:
         article_id = request.match_info["article_id"]
-        found = await self._in_thread(lambda: self.store.article(article_id))
+        found = await asyncio.to_thread(lambda: self.store.article(article_id))
         if found is None:
             return _json(ErrorBody(error=f"no article {article_id!r} in the archive"), 404)
         assert isinstance(found, ArticleTagged)
@@ -168,7 +163,9 @@ class Api:
         params = _params(ExportParams, request)
         filters = _filters(params)
         try:  # refuse a bad query before the 200 goes out
-            first = await self._in_thread(lambda: search(self.store, params.q, filters, limit=500))
+            first = await asyncio.to_thread(
+                lambda: search(self.store, params.q, filters, limit=500)
+            )
         except SearchError as exc:
             raise _search_error(exc) from None
         csv_out = params.format == "csv"
@@ -216,7 +213,7 @@ class Api:
     async def alerts(self, request: web.Request) -> web.Response:
         params = _params(AlertParams, request)
         reach = params.limit * (10 if params.theme or params.actor else 1)
-        found = await self._in_thread(
+        found = await asyncio.to_thread(
             lambda: self.store.alerts(
                 rule_id=params.rule,
                 severity=str(params.severity) if params.severity else None,
@@ -289,7 +286,7 @@ class Api:
         if len(params.theme) > 1:
             raise BadRequest(ErrorBody(error="theme: one theme per trend", parameter="theme"))
         filters = _filters(params.model_copy(update={"theme": []}))
-        points = await self._in_thread(lambda: self.store.trend(theme, params.group, filters))
+        points = await asyncio.to_thread(lambda: self.store.trend(theme, params.group, filters))
         return _json(TrendBody.model_validate(
             {"theme": theme, "group": params.group, "points": [p.__dict__ for p in points]}
         ))  # fmt: skip
@@ -297,7 +294,7 @@ class Api:
     async def actor(self, request: web.Request) -> web.Response:
         actor_id = request.match_info["actor_id"]
         params = _params(ActorParams, request)
-        timeline = await self._in_thread(
+        timeline = await asyncio.to_thread(
             lambda: self.store.actor_timeline(
                 actor_id, _filters(params), co_occurring=params.co_occurring
             )
@@ -321,22 +318,10 @@ class Api:
             rules=[rule.model_dump(mode="json") for rule in ruleset.rules],
         ))  # fmt: skip
 
-    @staticmethod
-    def _parse_rules_text(text: str) -> Any:
-        from mediawatch.alerter.rules import content_hash
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-            raise RulesError([f"rules_yaml{where}: not valid YAML: {exc}"]) from None
-        return parse_rules(data, "rules_yaml", digest=content_hash(text.encode()))
-
     async def rules_check(self, request: web.Request) -> web.Response:
         body = await _body(RulesCheckBody, request)
         try:
-            ruleset = self._parse_rules_text(body.rules_yaml)
+            ruleset = parse_rules_text(body.rules_yaml, "rules_yaml")
         except RulesError as exc:
             return _json(RulesCheckResult(valid=False, problems=exc.problems,
                                           content_hash=None, rules=0))  # fmt: skip
@@ -347,7 +332,7 @@ class Api:
         body = await _body(BacktestBody, request)
         try:
             ruleset = (
-                self._parse_rules_text(body.rules_yaml)
+                parse_rules_text(body.rules_yaml, "rules_yaml")
                 if body.rules_yaml is not None
                 else load_rules(self.settings.rules_file)
             )
@@ -356,18 +341,8 @@ class Api:
                 ErrorBody(error="; ".join(exc.problems), parameter="rules_yaml")
             ) from None
         filters = ArticleFilters(since=body.since, until=body.until)
-
-        def articles() -> list[ArticleTagged]:
-            found: list[ArticleTagged] = []
-            after: Cursor | None = None
-            while True:
-                page = self.store.candidates(None, filters, after=after, limit=1000)
-                found.extend(stored.load() for stored in page.articles)
-                if not page.more or not page.articles:
-                    return found
-                after = page.articles[-1].cursor()
-
-        result = await backtest(ruleset, await self._in_thread(articles), until=body.until)
+        articles = await asyncio.to_thread(lambda: list(every_article(self.store, filters)))
+        result = await backtest(ruleset, articles, until=body.until)
         return _json(BacktestResultBody(
             rules_version=ruleset.content_hash, articles_read=result.articles_read,
             matches=result.matches, alerts=result.alerts, per_rule=result.per_rule(),

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from mediawatch.archiver._sql import filter_clauses
+from mediawatch.archiver._sql import alert_clauses, filter_clauses, from_us, to_us
 from mediawatch.archiver.store import (
     ActorDay,
     ActorTimeline,
@@ -94,16 +94,6 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
     ),
 )
 _DAY = "to_char(to_timestamp(a.fetched_us / 1000000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-
-
-def _us(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1_000_000)
-
-
-def _from_us(microseconds: int) -> datetime:
-    return datetime.fromtimestamp(microseconds / 1_000_000, UTC)
 
 
 def _tokens(text: str) -> list[str]:
@@ -205,8 +195,8 @@ class PostgresArchive:
             "RETURNING row",
             (
                 article.article_id,
-                _us(article.fetched_at),
-                _us(article.published_at) if article.published_at else None,
+                to_us(article.fetched_at),
+                to_us(article.published_at) if article.published_at else None,
                 article.source.id,
                 article.source.country,
                 article.source.outlet_type,
@@ -242,14 +232,14 @@ class PostgresArchive:
                 "SET rule_id = excluded.rule_id, severity = excluded.severity, "
                 "fired_us = excluded.fired_us, alert = excluded.alert",
                 [
-                    (a.alert_id, a.rule_id, str(a.severity), _us(a.fired_at),
+                    (a.alert_id, a.rule_id, str(a.severity), to_us(a.fired_at),
                      Jsonb(a.model_dump(mode="json")))
                     for a in alerts
                 ],
             )  # fmt: skip
 
     def purge_before(self, moment: datetime) -> tuple[int, int]:
-        cutoff = _us(moment)
+        cutoff = to_us(moment)
         with self._whole_store_failures(), self._db.transaction():
             articles = self._db.execute(
                 "DELETE FROM articles WHERE fetched_us < %s", (cutoff,)
@@ -266,13 +256,13 @@ class PostgresArchive:
         after: Cursor | None,
         limit: int,
     ) -> Candidates:
-        where, params = filter_clauses(filters, _us, "%s")
+        where, params = filter_clauses(filters, "%s")
         if condition is not None:
             where.append("a.words @@ %s::tsquery")
             params.append(tsquery(condition))
         if after is not None:
             where.append("(a.fetched_us < %s OR (a.fetched_us = %s AND a.article_id < %s))")
-            at = _us(after.fetched_at)
+            at = to_us(after.fetched_at)
             params.extend([at, at, after.article_id])
         sql = "SELECT a.article_id, a.fetched_us, a.tagged FROM articles a"
         if where:
@@ -281,7 +271,7 @@ class PostgresArchive:
         params.append(limit + 1)
         rows = self._db.execute(sql, params).fetchall()
         articles = [
-            StoredArticle(article_id, _from_us(fetched_us), partial(_decode, document))
+            StoredArticle(article_id, from_us(fetched_us), partial(_decode, document))
             for article_id, fetched_us, document in rows[:limit]
         ]
         return Candidates(articles, more=len(rows) > limit)
@@ -289,7 +279,7 @@ class PostgresArchive:
     def trend(
         self, theme_id: str | None, group: TrendGroup | None, filters: ArticleFilters
     ) -> list[TrendPoint]:
-        where, params = filter_clauses(filters, _us, "%s")
+        where, params = filter_clauses(filters, "%s")
         where.append("a.duplicate_of IS NULL")
         if theme_id is not None:
             where.append("a.row IN (SELECT row FROM article_themes WHERE theme_id = %s)")
@@ -306,7 +296,7 @@ class PostgresArchive:
     def actor_timeline(
         self, actor_id: str, filters: ArticleFilters, *, co_occurring: int = 20
     ) -> ActorTimeline:
-        where, params = filter_clauses(filters, _us, "%s")
+        where, params = filter_clauses(filters, "%s")
         where.append("a.row IN (SELECT row FROM article_actors WHERE actor_id = %s)")
         params.append(actor_id)
         condition = " AND ".join(where)
@@ -350,17 +340,7 @@ class PostgresArchive:
         until: datetime | None = None,
         limit: int = 100,
     ) -> list[Alert]:
-        where: list[str] = []
-        params: list[object] = []
-        for condition, value in (
-            ("rule_id = %s", rule_id),
-            ("severity = %s", severity),
-            ("fired_us >= %s", _us(since) if since else None),
-            ("fired_us < %s", _us(until) if until else None),
-        ):
-            if value is not None:
-                where.append(condition)
-                params.append(value)
+        where, params = alert_clauses(rule_id, severity, since, until, "%s")
         sql = "SELECT alert FROM alerts"
         if where:
             sql += " WHERE " + " AND ".join(where)

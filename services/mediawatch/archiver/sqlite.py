@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from mediawatch.archiver._sql import filter_clauses
+from mediawatch.archiver._sql import alert_clauses, filter_clauses, from_us, to_us
 from mediawatch.archiver.store import (
     ActorDay,
     ActorTimeline,
@@ -103,21 +103,10 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
 )
 
 
-def _us(moment: datetime) -> int:
-    """Microseconds since the epoch (naive times are taken as UTC, as the events' are)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1_000_000)
-
-
 #: Row keys per microsecond of fetch time: an article's row is fetched_us * ROW_SLOTS + n.
 ROW_SLOTS = 1024
 #: The UTC day of an article's fetch time, in SQL.
 _DAY = "date(a.fetched_us / 1000000, 'unixepoch')"
-
-
-def _from_us(microseconds: int) -> datetime:
-    return datetime.fromtimestamp(microseconds / 1_000_000, UTC)
 
 
 def _decode(blob: bytes) -> ArticleTagged:
@@ -200,8 +189,7 @@ class SqliteArchive:
         for version, script in MIGRATIONS:
             if version <= current or (up_to is not None and version > up_to):
                 continue
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction():
                 for statement in script.split(";"):
                     if statement.strip():
                         self._db.execute(statement)
@@ -209,28 +197,25 @@ class SqliteArchive:
                     "INSERT INTO schema_migrations VALUES (?, ?)",
                     (version, datetime.now(UTC).isoformat()),
                 )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
             applied.append(version)
         return applied
 
     # -- writes --------------------------------------------------------------------------
-    def upsert_articles(self, articles: Sequence[ArticleTagged]) -> None:
-        with _whole_store_failures():
-            self._upsert_articles(articles)
-
-    def _upsert_articles(self, articles: Sequence[ArticleTagged]) -> None:
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction (the connection is in autocommit mode otherwise)."""
+        self._db.execute("BEGIN IMMEDIATE")
         try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    def upsert_articles(self, articles: Sequence[ArticleTagged]) -> None:
+        with _whole_store_failures(), self._transaction():
             for tagged in articles:
                 self._upsert_article(tagged)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def _upsert_article(self, tagged: ArticleTagged) -> None:
         db = self._db
@@ -241,7 +226,7 @@ class SqliteArchive:
         if old is not None:
             db.execute("DELETE FROM article_index WHERE rowid = ?", (old[0],))
             db.execute("DELETE FROM articles WHERE row = ?", (old[0],))
-        base = _us(article.fetched_at) * ROW_SLOTS
+        base = to_us(article.fetched_at) * ROW_SLOTS
         last = db.execute(
             "SELECT max(row) FROM articles WHERE row BETWEEN ? AND ?", (base, base + ROW_SLOTS - 1)
         ).fetchone()[0]
@@ -258,8 +243,8 @@ class SqliteArchive:
             (
                 row,
                 article.article_id,
-                _us(article.fetched_at),
-                _us(article.published_at) if article.published_at else None,
+                to_us(article.fetched_at),
+                to_us(article.published_at) if article.published_at else None,
                 article.source.id,
                 article.source.country,
                 article.source.outlet_type,
@@ -287,32 +272,27 @@ class SqliteArchive:
         )
 
     def upsert_alerts(self, alerts: Sequence[Alert]) -> None:
-        with _whole_store_failures():
-            self._upsert_alerts(alerts)
-
-    def _upsert_alerts(self, alerts: Sequence[Alert]) -> None:
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.executemany(
+        with _whole_store_failures(), self._transaction():
+            self._db.executemany(
                 "INSERT INTO alerts VALUES (?, ?, ?, ?, ?) ON CONFLICT (alert_id) DO UPDATE "
                 "SET rule_id = excluded.rule_id, severity = excluded.severity, "
                 "fired_us = excluded.fired_us, alert = excluded.alert",
                 [
-                    (a.alert_id, a.rule_id, str(a.severity), _us(a.fired_at), a.to_json().decode())
+                    (
+                        a.alert_id,
+                        a.rule_id,
+                        str(a.severity),
+                        to_us(a.fired_at),
+                        a.to_json().decode(),
+                    )
                     for a in alerts
                 ],
             )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def purge_before(self, moment: datetime) -> tuple[int, int]:
         db = self._db
-        cutoff = _us(moment)
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        cutoff = to_us(moment)
+        with _whole_store_failures(), self._transaction():
             db.execute(
                 "DELETE FROM article_index WHERE rowid IN "
                 "(SELECT row FROM articles WHERE fetched_us < ?)",
@@ -320,10 +300,6 @@ class SqliteArchive:
             )
             articles = db.execute("DELETE FROM articles WHERE fetched_us < ?", (cutoff,)).rowcount
             alerts = db.execute("DELETE FROM alerts WHERE fired_us < ?", (cutoff,)).rowcount
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return articles, alerts
 
     # -- reads ---------------------------------------------------------------------------
@@ -335,7 +311,7 @@ class SqliteArchive:
         after: Cursor | None,
         limit: int,
     ) -> Candidates:
-        where, params = filter_clauses(filters, _us)
+        where, params = filter_clauses(filters)
         if after is not None:
             where.append("a.row < ?")
             params.append(after.key if after.key is not None else self._key_of(after))
@@ -358,7 +334,7 @@ class SqliteArchive:
         params.append(limit + 1)
         rows = self._db.execute(sql, params).fetchall()
         articles = [
-            StoredArticle(article_id, _from_us(fetched_us), partial(_decode, blob), row)
+            StoredArticle(article_id, from_us(fetched_us), partial(_decode, blob), row)
             for article_id, fetched_us, blob, row in rows[:limit]
         ]
         return Candidates(articles, more=len(rows) > limit)
@@ -368,12 +344,12 @@ class SqliteArchive:
         found = self._db.execute(
             "SELECT row FROM articles WHERE article_id = ?", (cursor.article_id,)
         ).fetchone()
-        return int(found[0]) if found else _us(cursor.fetched_at) * ROW_SLOTS
+        return int(found[0]) if found else to_us(cursor.fetched_at) * ROW_SLOTS
 
     def trend(
         self, theme_id: str | None, group: TrendGroup | None, filters: ArticleFilters
     ) -> list[TrendPoint]:
-        where, params = filter_clauses(filters, _us)
+        where, params = filter_clauses(filters)
         where.append("a.duplicate_of IS NULL")
         if theme_id is not None:
             where.append("a.row IN (SELECT row FROM article_themes WHERE theme_id = ?)")
@@ -390,7 +366,7 @@ class SqliteArchive:
     def actor_timeline(
         self, actor_id: str, filters: ArticleFilters, *, co_occurring: int = 20
     ) -> ActorTimeline:
-        where, params = filter_clauses(filters, _us)
+        where, params = filter_clauses(filters)
         where.append("a.row IN (SELECT row FROM article_actors WHERE actor_id = ?)")
         params.append(actor_id)
         condition = " AND ".join(where)
@@ -431,17 +407,7 @@ class SqliteArchive:
         until: datetime | None = None,
         limit: int = 100,
     ) -> list[Alert]:
-        where: list[str] = []
-        params: list[object] = []
-        for condition, value in (
-            ("rule_id = ?", rule_id),
-            ("severity = ?", severity),
-            ("fired_us >= ?", _us(since) if since else None),
-            ("fired_us < ?", _us(until) if until else None),
-        ):
-            if value is not None:
-                where.append(condition)
-                params.append(value)
+        where, params = alert_clauses(rule_id, severity, since, until)
         sql = "SELECT alert FROM alerts"
         if where:
             sql += " WHERE " + " AND ".join(where)

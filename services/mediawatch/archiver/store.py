@@ -183,3 +183,16 @@ class ArchiveStore(Protocol):
         """Delete articles fetched and alerts fired before ``moment``; how many of each."""
 
     def close(self) -> None: ...
+
+
+def every_article(store: ArchiveStore, filters: ArticleFilters) -> Iterator[ArticleTagged]:
+    """Every archived article the filters let through, newest first, page by page (a
+    backtest's input, an export without a query)."""
+    after: Cursor | None = None
+    while True:
+        page = store.candidates(None, filters, after=after, limit=1000)
+        for stored in page.articles:
+            yield stored.load()
+        if not page.more or not page.articles:
+            return
+        after = page.articles[-1].cursor()

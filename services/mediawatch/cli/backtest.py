@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,31 +19,13 @@ from rich.markup import escape
 
 from mediawatch.archiver.backends import open_archive
 from mediawatch.archiver.cli import parse_moment
-from mediawatch.archiver.store import ArchiveStore, ArticleFilters, Cursor
+from mediawatch.archiver.store import ArticleFilters, every_article
 from mediawatch.runtime.kafka import consumer, partitions_of
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.schemas import ArticleTagged
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
-
-
-def archived(
-    store: ArchiveStore, since: datetime | None, until: datetime | None
-) -> Iterator[ArticleTagged]:
-    """Every archived article fetched in [since, until), page by page; closes the store."""
-    try:
-        filters = ArticleFilters(since=since, until=until)
-        after: Cursor | None = None
-        while True:
-            page = store.candidates(None, filters, after=after, limit=1000)
-            for stored in page.articles:
-                yield stored.load()
-            if not page.more or not page.articles:
-                return
-            after = page.articles[-1].cursor()
-    finally:
-        store.close()
 
 
 async def replayed(
@@ -128,7 +109,12 @@ def rules_backtest(
         if url is None and not path.exists():
             errors.print(f"no archive at {path}: run `mediawatch archiver run` first")
             raise typer.Exit(2)
-        articles: list[ArticleTagged] = list(archived(open_archive(path, url), since_at, until_at))
+        store = open_archive(path, url)
+        try:
+            filters = ArticleFilters(since=since_at, until=until_at)
+            articles: list[ArticleTagged] = list(every_article(store, filters))
+        finally:
+            store.close()
     else:
         articles = asyncio.run(replayed(settings, since_at, until_at))
     result = asyncio.run(backtest(rule_set, articles, until=until_at))
