@@ -20,16 +20,31 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from mediawatch.archiver._sql import alert_clauses, filter_clauses, from_us, to_us
+from mediawatch.archiver._sql import (
+    LAST_FETCHED_SQL,
+    activity_window,
+    alert_clauses,
+    filter_clauses,
+    from_us,
+    require_ids,
+    require_limit,
+    require_text,
+    source_activities,
+    to_us,
+)
 from mediawatch.archiver.store import (
     ActorDay,
     ActorTimeline,
+    AlertAck,
     AnyOf,
     ArticleFilters,
     Candidates,
     Condition,
     Cursor,
+    RuleMute,
+    SourceActivity,
     StoredArticle,
+    StoredRef,
     StoreUnavailable,
     TrendGroup,
     TrendPoint,
@@ -92,7 +107,43 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         # A page of one source's articles reads that source's rows newest first.
         "CREATE INDEX articles_by_source ON articles (source_id, fetched_us DESC)",
     ),
+    (
+        3,
+        # Triage in the analysts' workspace. An acknowledgement goes with its alert: the
+        # retention that deletes the alert deletes it (an upsert of the alert updates the
+        # row in place, so a redelivered alert keeps it).
+        """
+        CREATE TABLE alert_acks (
+            alert_id TEXT PRIMARY KEY REFERENCES alerts (alert_id) ON DELETE CASCADE,
+            acked_by TEXT NOT NULL,
+            acked_us BIGINT NOT NULL
+        );
+        CREATE TABLE rule_mutes (
+            rule_id TEXT PRIMARY KEY,
+            muted_by TEXT NOT NULL,
+            muted_us BIGINT NOT NULL,
+            until_us BIGINT NOT NULL
+        )
+        """,
+    ),
+    (
+        4,
+        # An article's reprints as a list: their title and address beside the metadata, so
+        # the list reads no document (older rows are filled from theirs, once), and an index
+        # of reprints by original, newest first (only reprints: most rows are none).
+        """
+        ALTER TABLE articles ADD COLUMN title TEXT NOT NULL DEFAULT '';
+        ALTER TABLE articles ADD COLUMN url TEXT;
+        UPDATE articles SET title = coalesce(tagged #>> '{article,title}', ''),
+            url = tagged #>> '{article,url}';
+        CREATE INDEX articles_by_original ON articles (duplicate_of, fetched_us DESC,
+            article_id DESC) WHERE duplicate_of IS NOT NULL
+        """,
+    ),
 )
+#: The version whose articles have their title and address as columns: a store opened at an
+#: older one (a test of its upgrade) writes its rows as the releases before it did.
+TITLE_COLUMNS_VERSION = 4
 _DAY = "to_char(to_timestamp(a.fetched_us / 1000000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
 
 
@@ -126,6 +177,7 @@ class PostgresArchive:
         of upgrades)."""
         self.url = url
         self._connection: psycopg.Connection[Any] | None = None
+        self._version = 0  # the schema version it is at, once migrated
         self.migrate(schema_version)
 
     @property
@@ -176,6 +228,7 @@ class PostgresArchive:
                         self._db.execute(statement)
                 self._db.execute("INSERT INTO schema_migrations VALUES (%s, now())", (version,))
                 applied.append(version)
+        self._version = self.schema_version()
         return applied
 
     # -- writes --------------------------------------------------------------------------
@@ -188,11 +241,13 @@ class PostgresArchive:
         db = self._db
         article = tagged.article
         db.execute("DELETE FROM articles WHERE article_id = %s", (article.article_id,))
+        titled = self._version >= TITLE_COLUMNS_VERSION
         found = db.execute(
             "INSERT INTO articles (article_id, fetched_us, published_us, source_id, country, "
-            "outlet_type, language, genre, duplicate_of, tagged, words) VALUES "
-            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, array_to_tsvector(%s::text[])) "
-            "RETURNING row",
+            "outlet_type, language, genre, duplicate_of, tagged, words"
+            f"{', title, url' if titled else ''}) VALUES "
+            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, array_to_tsvector(%s::text[])"
+            f"{', %s, %s' if titled else ''}) RETURNING row",
             (
                 article.article_id,
                 to_us(article.fetched_at),
@@ -205,7 +260,8 @@ class PostgresArchive:
                 article.duplicate_of,
                 Jsonb(tagged.model_dump(mode="json")),
                 sorted(set(_tokens(article.title)) | set(_tokens(tagged.text))),
-            ),
+            )
+            + ((article.title, article.url) if titled else ()),
         ).fetchone()
         assert found is not None
         row = found[0]
@@ -244,8 +300,41 @@ class PostgresArchive:
             articles = self._db.execute(
                 "DELETE FROM articles WHERE fetched_us < %s", (cutoff,)
             ).rowcount
+            # The alerts' acknowledgements go with them (ON DELETE CASCADE).
             alerts = self._db.execute("DELETE FROM alerts WHERE fired_us < %s", (cutoff,)).rowcount
+            self._db.execute("DELETE FROM rule_mutes WHERE until_us < %s", (cutoff,))
         return articles, alerts
+
+    def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> None:
+        require_text("alert_id", alert_id)
+        require_text("by", by)
+        with self._whole_store_failures(), self._db.transaction():
+            # From the alert's own row, so an id not archived (or purged meanwhile) inserts
+            # nothing, and two analysts at once leave the first acknowledgement.
+            self._db.execute(
+                "INSERT INTO alert_acks SELECT alert_id, %s, %s FROM alerts "
+                "WHERE alert_id = %s ON CONFLICT (alert_id) DO NOTHING",
+                (by, to_us(at), alert_id),
+            )
+            known = self._db.execute(
+                "SELECT 1 FROM alerts WHERE alert_id = %s", (alert_id,)
+            ).fetchone()
+            if known is None:
+                raise KeyError(f"alert {alert_id!r} is not in the archive")
+
+    def mute_rule(self, rule_id: str, by: str, at: datetime, until: datetime) -> None:
+        require_text("rule_id", rule_id)
+        require_text("by", by)
+        with self._whole_store_failures(), self._db.transaction():
+            if to_us(until) <= to_us(at):
+                self._db.execute("DELETE FROM rule_mutes WHERE rule_id = %s", (rule_id,))
+                return
+            self._db.execute(
+                "INSERT INTO rule_mutes VALUES (%s, %s, %s, %s) ON CONFLICT (rule_id) DO UPDATE "
+                "SET muted_by = excluded.muted_by, muted_us = excluded.muted_us, "
+                "until_us = excluded.until_us",
+                (rule_id, by, to_us(at), to_us(until)),
+            )
 
     # -- reads ---------------------------------------------------------------------------
     def candidates(
@@ -279,8 +368,22 @@ class PostgresArchive:
     def trend(
         self, theme_id: str | None, group: TrendGroup | None, filters: ArticleFilters
     ) -> list[TrendPoint]:
+        rows = self._day_counts(theme_id, group, filters, reprints=False)
+        return [TrendPoint(day, grp, n) for day, grp, n in rows]
+
+    def _day_counts(
+        self,
+        theme_id: str | None,
+        group: TrendGroup | None,
+        filters: ArticleFilters,
+        *,
+        reprints: bool,
+    ) -> list[tuple[str, str | None, int]]:
+        """(day, group, articles) of a trend, oldest day first; ``reprints``: count them
+        too (a source's activity is every article it had, a story's reach is not)."""
         where, params = filter_clauses(filters, "%s")
-        where.append("a.duplicate_of IS NULL")
+        if not reprints:
+            where.append("a.duplicate_of IS NULL")
         if theme_id is not None:
             where.append("a.row IN (SELECT row FROM article_themes WHERE theme_id = %s)")
             params.append(theme_id)
@@ -288,10 +391,69 @@ class PostgresArchive:
         grouped = column[group] if group else "NULL::text"
         rows = self._db.execute(
             f"SELECT {_DAY} AS day, {grouped} AS grp, count(*) FROM articles a "
-            f"WHERE {' AND '.join(where)} GROUP BY day, grp ORDER BY day, grp NULLS FIRST",
+            f"WHERE {' AND '.join(where) or 'TRUE'} GROUP BY day, grp "
+            "ORDER BY day, grp NULLS FIRST",
             params,
         )
-        return [TrendPoint(day, grp, int(n)) for day, grp, n in rows]
+        return [(str(day), grp, int(n)) for day, grp, n in rows]
+
+    def source_activity(
+        self, since: datetime, *, now: datetime | None = None
+    ) -> list[SourceActivity]:
+        start, end = activity_window(since, now)
+        counts = self._day_counts(
+            None, "source", ArticleFilters(since=start, until=end), reprints=True
+        )
+        last = self._db.execute(LAST_FETCHED_SQL.format(newest="a.fetched_us DESC")).fetchall()
+        return source_activities(
+            start,
+            end,
+            ((day, str(source_id), n) for day, source_id, n in counts),
+            ((str(source_id), int(fetched_us)) for source_id, fetched_us in last),
+        )
+
+    def theme_counts(self, since: datetime, limit: int = 100) -> list[tuple[str, int]]:
+        rows = self._db.execute(
+            "SELECT t.theme_id, COUNT(*) FROM article_themes t JOIN articles a ON a.row = t.row "
+            "WHERE a.fetched_us >= %s GROUP BY t.theme_id ORDER BY 2 DESC, 1 LIMIT %s",
+            (to_us(since), require_limit(limit)),
+        )
+        return [(str(theme_id), int(count)) for theme_id, count in rows]
+
+    def reprints_of(self, article_id: str, limit: int = 50) -> list[StoredRef]:
+        require_text("article_id", article_id)
+        rows = self._db.execute(
+            "SELECT article_id, title, source_id, fetched_us, url FROM articles "
+            "WHERE duplicate_of = %s ORDER BY fetched_us DESC, article_id DESC LIMIT %s",
+            (article_id, require_limit(limit)),
+        )
+        return [
+            StoredRef(str(ref_id), str(title), str(source_id), from_us(fetched_us), url)
+            for ref_id, title, source_id, fetched_us, url in rows
+        ]
+
+    def alert_triage(self, alert_ids: Sequence[str]) -> dict[str, AlertAck]:
+        ids = require_ids("alert_ids", alert_ids)
+        if not ids:
+            return {}
+        rows = self._db.execute(
+            "SELECT alert_id, acked_by, acked_us FROM alert_acks WHERE alert_id = ANY(%s)",
+            (ids,),
+        )
+        return {
+            str(alert_id): AlertAck(str(alert_id), str(by), from_us(acked_us))
+            for alert_id, by, acked_us in rows
+        }
+
+    def rule_mutes(self, now: datetime) -> dict[str, RuleMute]:
+        return {
+            str(rule_id): RuleMute(str(rule_id), str(by), from_us(at_us), from_us(until_us))
+            for rule_id, by, at_us, until_us in self._db.execute(
+                "SELECT rule_id, muted_by, muted_us, until_us FROM rule_mutes "
+                "WHERE until_us > %s ORDER BY rule_id",
+                (to_us(now),),
+            )
+        }
 
     def actor_timeline(
         self, actor_id: str, filters: ArticleFilters, *, co_occurring: int = 20

@@ -8,7 +8,8 @@ Python's own ``sqlite3``, no server: the store for ``make run`` and single-machi
 * ``article_index`` (FTS5, ``detail=none``: which rows hold a token, not where) indexes the
   title and the text as the query library tokenises them (casefolded, accents and punctuation
   normalised), so that every token a query can match is a token of the index.
-* ``alerts`` holds each alert as JSON, by alert id.
+* ``alerts`` holds each alert as JSON, by alert id; ``alert_acks`` the analysts'
+  acknowledgements of them, ``rule_mutes`` the rules they muted.
 * ``schema_migrations`` records the versions applied; :data:`MIGRATIONS` are applied in order
   at open, each in its own transaction.
 """
@@ -16,6 +17,7 @@ Python's own ``sqlite3``, no server: the store for ``make run`` and single-machi
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import sqlite3
 import zlib
@@ -24,16 +26,31 @@ from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from mediawatch.archiver._sql import alert_clauses, filter_clauses, from_us, to_us
+from mediawatch.archiver._sql import (
+    LAST_FETCHED_SQL,
+    activity_window,
+    alert_clauses,
+    filter_clauses,
+    from_us,
+    require_ids,
+    require_limit,
+    require_text,
+    source_activities,
+    to_us,
+)
 from mediawatch.archiver.store import (
     ActorDay,
     ActorTimeline,
+    AlertAck,
     AnyOf,
     ArticleFilters,
     Candidates,
     Condition,
     Cursor,
+    RuleMute,
+    SourceActivity,
     StoredArticle,
+    StoredRef,
     StoreUnavailable,
     TrendGroup,
     TrendPoint,
@@ -100,17 +117,63 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         # A page of one source's articles reads that source's rows newest first.
         "CREATE INDEX articles_by_source ON articles (source_id, row DESC)",
     ),
+    (
+        3,
+        # Triage in the analysts' workspace. An acknowledgement goes with its alert: the
+        # retention that deletes the alert deletes it (an upsert of the alert updates the
+        # row in place, so a redelivered alert keeps it).
+        """
+        CREATE TABLE alert_acks (
+            alert_id TEXT PRIMARY KEY REFERENCES alerts (alert_id) ON DELETE CASCADE,
+            acked_by TEXT NOT NULL,
+            acked_us INTEGER NOT NULL
+        );
+        CREATE TABLE rule_mutes (
+            rule_id TEXT PRIMARY KEY,
+            muted_by TEXT NOT NULL,
+            muted_us INTEGER NOT NULL,
+            until_us INTEGER NOT NULL
+        );
+        """,
+    ),
+    (
+        4,
+        # An article's reprints as a list: their title and address beside the metadata, so
+        # the list reads no compressed body (older rows are filled from theirs, once), and an
+        # index of reprints by original, newest first (only reprints: most rows are none).
+        """
+        ALTER TABLE articles ADD COLUMN title TEXT NOT NULL DEFAULT '';
+        ALTER TABLE articles ADD COLUMN url TEXT;
+        UPDATE articles SET title = coalesce(mediawatch_article_field(tagged, 'title'), ''),
+            url = mediawatch_article_field(tagged, 'url');
+        CREATE INDEX articles_by_original ON articles (duplicate_of, row DESC)
+            WHERE duplicate_of IS NOT NULL;
+        """,
+    ),
 )
 
+
+#: The version whose articles have their title and address as columns: a store opened at an
+#: older one (a test of its upgrade) writes its rows as the releases before it did.
+TITLE_COLUMNS_VERSION = 4
 
 #: Row keys per microsecond of fetch time: an article's row is fetched_us * ROW_SLOTS + n.
 ROW_SLOTS = 1024
 #: The UTC day of an article's fetch time, in SQL.
 _DAY = "date(a.fetched_us / 1000000, 'unixepoch')"
+#: Ids bound in one ``IN (...)``: well under SQLite's limit of bound parameters.
+_IDS_PER_QUERY = 500
 
 
 def _decode(blob: bytes) -> ArticleTagged:
     return ArticleTagged.from_json(zlib.decompress(blob))
+
+
+def _article_field(blob: bytes, name: str) -> str | None:
+    """One field of a stored article's ``ArticleRef``, for SQL (migration 4 fills the title
+    and address columns of the rows archived before them)."""
+    value = json.loads(zlib.decompress(blob))["article"].get(name)
+    return None if value is None else str(value)
 
 
 #: FTS5 barewords are letters and digits; unicode61 splits the indexed text on anything
@@ -166,6 +229,8 @@ class SqliteArchive:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.execute("PRAGMA foreign_keys = ON")
+        self._version = 0  # the schema version it is at, once migrated
+        self._db.create_function("mediawatch_article_field", 2, _article_field, deterministic=True)
         self.migrate(schema_version)
 
     # -- schema --------------------------------------------------------------------------
@@ -198,6 +263,7 @@ class SqliteArchive:
                     (version, datetime.now(UTC).isoformat()),
                 )
             applied.append(version)
+        self._version = self.schema_version()
         return applied
 
     # -- writes --------------------------------------------------------------------------
@@ -236,23 +302,25 @@ class SqliteArchive:
                 f"article {article.article_id}: more than {ROW_SLOTS} articles fetched in the "
                 "same microsecond"
             )
+        titled = self._version >= TITLE_COLUMNS_VERSION
+        values: tuple[object, ...] = (
+            row,
+            article.article_id,
+            to_us(article.fetched_at),
+            to_us(article.published_at) if article.published_at else None,
+            article.source.id,
+            article.source.country,
+            article.source.outlet_type,
+            tagged.language or article.language,
+            str(article.genre) if article.genre else None,
+            article.duplicate_of,
+            zlib.compress(tagged.to_json(), 6),
+        ) + ((article.title, article.url) if titled else ())
         db.execute(
             "INSERT INTO articles (row, article_id, fetched_us, published_us, source_id, "
-            "country, outlet_type, language, genre, duplicate_of, tagged) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                row,
-                article.article_id,
-                to_us(article.fetched_at),
-                to_us(article.published_at) if article.published_at else None,
-                article.source.id,
-                article.source.country,
-                article.source.outlet_type,
-                tagged.language or article.language,
-                str(article.genre) if article.genre else None,
-                article.duplicate_of,
-                zlib.compress(tagged.to_json(), 6),
-            ),
+            "country, outlet_type, language, genre, duplicate_of, tagged"
+            f"{', title, url' if titled else ''}) VALUES ({', '.join('?' * len(values))})",
+            values,
         )
         db.executemany(
             "INSERT OR IGNORE INTO article_themes VALUES (?, ?)",
@@ -299,8 +367,40 @@ class SqliteArchive:
                 (cutoff,),
             )
             articles = db.execute("DELETE FROM articles WHERE fetched_us < ?", (cutoff,)).rowcount
+            # The alerts' acknowledgements go with them (ON DELETE CASCADE).
             alerts = db.execute("DELETE FROM alerts WHERE fired_us < ?", (cutoff,)).rowcount
+            db.execute("DELETE FROM rule_mutes WHERE until_us < ?", (cutoff,))
         return articles, alerts
+
+    def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> None:
+        require_text("alert_id", alert_id)
+        require_text("by", by)
+        with _whole_store_failures(), self._transaction():
+            # From the alert's own row, so an id not archived inserts nothing.
+            self._db.execute(
+                "INSERT INTO alert_acks SELECT alert_id, ?, ? FROM alerts WHERE alert_id = ? "
+                "ON CONFLICT (alert_id) DO NOTHING",
+                (by, to_us(at), alert_id),
+            )
+            known = self._db.execute(
+                "SELECT 1 FROM alerts WHERE alert_id = ?", (alert_id,)
+            ).fetchone()
+            if known is None:
+                raise KeyError(f"alert {alert_id!r} is not in the archive")
+
+    def mute_rule(self, rule_id: str, by: str, at: datetime, until: datetime) -> None:
+        require_text("rule_id", rule_id)
+        require_text("by", by)
+        with _whole_store_failures(), self._transaction():
+            if to_us(until) <= to_us(at):
+                self._db.execute("DELETE FROM rule_mutes WHERE rule_id = ?", (rule_id,))
+                return
+            self._db.execute(
+                "INSERT INTO rule_mutes VALUES (?, ?, ?, ?) ON CONFLICT (rule_id) DO UPDATE "
+                "SET muted_by = excluded.muted_by, muted_us = excluded.muted_us, "
+                "until_us = excluded.until_us",
+                (rule_id, by, to_us(at), to_us(until)),
+            )
 
     # -- reads ---------------------------------------------------------------------------
     def candidates(
@@ -349,8 +449,22 @@ class SqliteArchive:
     def trend(
         self, theme_id: str | None, group: TrendGroup | None, filters: ArticleFilters
     ) -> list[TrendPoint]:
+        rows = self._day_counts(theme_id, group, filters, reprints=False)
+        return [TrendPoint(day, grp, n) for day, grp, n in rows]
+
+    def _day_counts(
+        self,
+        theme_id: str | None,
+        group: TrendGroup | None,
+        filters: ArticleFilters,
+        *,
+        reprints: bool,
+    ) -> list[tuple[str, str | None, int]]:
+        """(day, group, articles) of a trend, oldest day first; ``reprints``: count them
+        too (a source's activity is every article it had, a story's reach is not)."""
         where, params = filter_clauses(filters)
-        where.append("a.duplicate_of IS NULL")
+        if not reprints:
+            where.append("a.duplicate_of IS NULL")
         if theme_id is not None:
             where.append("a.row IN (SELECT row FROM article_themes WHERE theme_id = ?)")
             params.append(theme_id)
@@ -358,10 +472,69 @@ class SqliteArchive:
         grouped = column[group] if group else "NULL"
         rows = self._db.execute(
             f"SELECT {_DAY} AS day, {grouped} AS grp, count(*) FROM articles a "
-            f"WHERE {' AND '.join(where)} GROUP BY day, grp ORDER BY day, grp",
+            f"WHERE {' AND '.join(where) or '1'} GROUP BY day, grp ORDER BY day, grp",
             params,
         )
-        return [TrendPoint(day, grp, int(n)) for day, grp, n in rows]
+        return [(str(day), grp, int(n)) for day, grp, n in rows]
+
+    def source_activity(
+        self, since: datetime, *, now: datetime | None = None
+    ) -> list[SourceActivity]:
+        start, end = activity_window(since, now)
+        counts = self._day_counts(
+            None, "source", ArticleFilters(since=start, until=end), reprints=True
+        )
+        # The row key is the time order, and the source index holds it.
+        last = self._db.execute(LAST_FETCHED_SQL.format(newest="a.row DESC")).fetchall()
+        return source_activities(
+            start,
+            end,
+            ((day, str(source_id), n) for day, source_id, n in counts),
+            ((str(source_id), int(fetched_us)) for source_id, fetched_us in last),
+        )
+
+    def theme_counts(self, since: datetime, limit: int = 100) -> list[tuple[str, int]]:
+        rows = self._db.execute(
+            "SELECT t.theme_id, COUNT(*) FROM article_themes t JOIN articles a ON a.row = t.row "
+            "WHERE a.fetched_us >= ? GROUP BY t.theme_id ORDER BY 2 DESC, 1 LIMIT ?",
+            (to_us(since), require_limit(limit)),
+        )
+        return [(str(theme_id), int(count)) for theme_id, count in rows]
+
+    def reprints_of(self, article_id: str, limit: int = 50) -> list[StoredRef]:
+        require_text("article_id", article_id)
+        rows = self._db.execute(
+            "SELECT article_id, title, source_id, fetched_us, url FROM articles "
+            "WHERE duplicate_of = ? ORDER BY row DESC LIMIT ?",
+            (article_id, require_limit(limit)),
+        )
+        return [
+            StoredRef(str(ref_id), str(title), str(source_id), from_us(fetched_us), url)
+            for ref_id, title, source_id, fetched_us, url in rows
+        ]
+
+    def alert_triage(self, alert_ids: Sequence[str]) -> dict[str, AlertAck]:
+        ids = require_ids("alert_ids", alert_ids)
+        found: dict[str, AlertAck] = {}
+        for start in range(0, len(ids), _IDS_PER_QUERY):
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            for alert_id, by, acked_us in self._db.execute(
+                "SELECT alert_id, acked_by, acked_us FROM alert_acks "
+                f"WHERE alert_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ):
+                found[str(alert_id)] = AlertAck(str(alert_id), str(by), from_us(acked_us))
+        return found
+
+    def rule_mutes(self, now: datetime) -> dict[str, RuleMute]:
+        return {
+            str(rule_id): RuleMute(str(rule_id), str(by), from_us(at_us), from_us(until_us))
+            for rule_id, by, at_us, until_us in self._db.execute(
+                "SELECT rule_id, muted_by, muted_us, until_us FROM rule_mutes "
+                "WHERE until_us > ? ORDER BY rule_id",
+                (to_us(now),),
+            )
+        }
 
     def actor_timeline(
         self, actor_id: str, filters: ArticleFilters, *, co_occurring: int = 20

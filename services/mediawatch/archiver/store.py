@@ -130,6 +130,52 @@ class ActorTimeline:
     co_occurring: list[tuple[str, int]]
 
 
+@dataclass(frozen=True)
+class StoredRef:
+    """An archived article as a line of a list: what a reader needs to pick it, without its
+    text (a list of reprints never reads their bodies)."""
+
+    article_id: str
+    title: str
+    source_id: str
+    fetched_at: datetime
+    url: str | None
+
+
+@dataclass(frozen=True)
+class AlertAck:
+    """An analyst's acknowledgement of an alert. The first one stands (acknowledging again
+    changes nothing), so it says who picked the alert up, and when."""
+
+    alert_id: str
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RuleMute:
+    """A rule muted by an analyst from ``at`` until ``until``: its alerts are still fired and
+    archived, the workspace only keeps them out of the way. One per rule: a later mute
+    replaces it."""
+
+    rule_id: str
+    by: str
+    at: datetime
+    until: datetime
+
+
+@dataclass(frozen=True)
+class SourceActivity:
+    """How one source has been doing, for a page of every source's health: a source that
+    has gone quiet shows as zero days and an old ``last_fetched``."""
+
+    source_id: str
+    articles: int  # articles (reprints too) fetched in [since, now)
+    last_fetched: datetime  # the fetch time of its newest archived article, at any time
+    #: Articles per UTC day (YYYY-MM-DD), every day of [since, now), oldest first, zeros too.
+    per_day: dict[str, int]
+
+
 class ArchiveStore(Protocol):
     """An archive backend: SQLite with FTS5 (:mod:`mediawatch.archiver.sqlite`) today."""
 
@@ -180,7 +226,37 @@ class ArchiveStore(Protocol):
     def article_ids(self) -> Iterator[str]: ...
 
     def purge_before(self, moment: datetime) -> tuple[int, int]:
-        """Delete articles fetched and alerts fired before ``moment``; how many of each."""
+        """Delete articles fetched and alerts fired before ``moment`` (with the alerts'
+        acknowledgements, and mutes that ended before it); how many articles and alerts."""
+
+    def theme_counts(self, since: datetime, limit: int = 100) -> list[tuple[str, int]]:
+        """The themes tagged in articles fetched since ``since``, with how many articles,
+        most first (the choices of the workspace's trend form)."""
+
+    def reprints_of(self, article_id: str, limit: int = 50) -> list[StoredRef]:
+        """Up to ``limit`` archived reprints of this article (those whose ``duplicate_of``
+        is its id), newest first: how far a story travelled, without loading the copies."""
+
+    def acknowledge_alert(self, alert_id: str, by: str, at: datetime) -> None:
+        """Record that ``by`` acknowledged this alert at ``at``; acknowledging it again keeps
+        the first. An alert id not in the archive raises ``KeyError`` (a 404 to the caller)."""
+
+    def alert_triage(self, alert_ids: Sequence[str]) -> dict[str, AlertAck]:
+        """The acknowledgements of those of these alerts that have one, by alert id (a page
+        of alerts asks once for all of its rows)."""
+
+    def mute_rule(self, rule_id: str, by: str, at: datetime, until: datetime) -> None:
+        """Mute a rule until ``until``, replacing a mute it had; ``until`` at or before
+        ``at`` unmutes it (the mute is removed)."""
+
+    def rule_mutes(self, now: datetime) -> dict[str, RuleMute]:
+        """The mutes that have not ended at ``now``, by rule id."""
+
+    def source_activity(
+        self, since: datetime, *, now: datetime | None = None
+    ) -> list[SourceActivity]:
+        """Every source with an archived article, by id: its articles in [since, now) (now:
+        the current time unless given), per day, and its newest article's fetch time."""
 
     def close(self) -> None: ...
 
