@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -397,7 +398,7 @@ async def test_matches_held_by_a_cooldown_are_summarised_with_the_rules_version(
         assert "2 more matches" in summary.summary
         assert [a.article_id for a in summary.articles] == ["c2", "c3"]
         assert {a.rules_version for a in alerts} == {version}
-        assert {a.schema_version for a in alerts} == {"1.1"}
+        assert {a.schema_version for a in alerts} == {Alert.current_version}
         exposition = worker.metrics()
         theme = "mediawatch_theme_matches_total"
         assert _sample(exposition, theme, theme="brics", kind="story") == 4.0
@@ -496,5 +497,77 @@ async def test_the_skip_policy_holds_for_both_of_the_alerters_streams(
         letters = [line for line in exposition.splitlines()
                    if line.startswith("mediawatch_dead_letters_total{")]  # fmt: skip
         assert letters == [], letters
+    finally:
+        worker.stop()
+
+
+async def test_a_rule_added_to_the_rules_file_alerts_without_a_restart(
+    kafka_settings: KafkaSettings, tmp_path: Path, receivers: Callable[[int], Any]
+) -> None:
+    """The workspace rewrites the rules file (os.replace) while the alerter runs: a broken
+    version is refused and counted, the valid one after it is taken by the same process, and
+    only articles that come after the reload alert for the new rule, through the evaluation
+    and the delivery of the new rule's destination."""
+    await ensure_topics(kafka_settings)
+    hook: Receiver = await receivers(0)
+    first = {"id": "first", "condition": {"themes": ["brics"]}}
+    added = {
+        "id": "added",
+        "condition": {"themes": ["global-south"]},
+        "notify": [{"name": "desk", "type": "webhook", "url": hook.url}],
+    }
+    worker = _worker(kafka_settings, tmp_path, [first], f"al-{uuid.uuid4().hex[:6]}",
+                     MEDIAWATCH_RULES_RELOAD_S="0.5")  # fmt: skip
+    worker = await _start(worker)
+    rules_file = tmp_path / "rules.yaml"
+    old_version = hashlib.sha256(rules_file.read_bytes()).hexdigest()[:16]
+    pid = worker.pid
+
+    def rewrite(rules: list[dict[str, Any]]) -> str:
+        temporary = tmp_path / "rules.yaml.tmp"
+        temporary.write_text(yaml.safe_dump({"version": 1, "rules": rules}))
+        os.replace(temporary, rules_file)
+        return hashlib.sha256(rules_file.read_bytes()).hexdigest()[:16]
+
+    async def sample(name: str, value: float, **labels: str) -> None:
+        await _eventually(lambda: _sample(worker.metrics(), name, **labels) == value, worker)
+
+    try:
+        # "before" would match the added rule; the alert of "b1" behind it (same partition) is
+        # the barrier that it was evaluated under the first rules alone
+        before = tagged("before", at(0), themes=("global-south",))
+        barrier = tagged("b1", at(1), themes=("brics",))
+        await _produce_tagged(kafka_settings, [before, barrier], b"r")
+        await read_topic(kafka_settings, kafka_settings.topic_alerts, until=lambda r: len(r) >= 1)
+
+        rewrite([first, {**added, "mode": {"type": "threshold", "window": "1h"}}])  # no count
+        await sample("mediawatch_rules_reload_failures_total", 1.0, reason="invalid")
+        assert "mode.count: Field required" in worker.log_tail(20_000)
+
+        new_version = rewrite([first, added])
+        # set after the evaluator switched to the new rules
+        await sample("mediawatch_alerter_rules", 2.0, mode="each_match")
+        exposition = worker.metrics()
+        version = "mediawatch_alerter_rules_version_info"
+        assert _sample(exposition, version, rules_version=new_version) == 1.0
+        assert _sample(exposition, version, rules_version=old_version) is None
+        assert _metric(worker, "mediawatch_rules_reloads_total") == 1.0
+        after = tagged("after", at(2), themes=("global-south",))
+        second = tagged("b2", at(3), themes=("brics",))
+        await _produce_tagged(kafka_settings, [after, second], b"r")
+        found = await read_topic(
+            kafka_settings, kafka_settings.topic_alerts, until=lambda r: len(r) >= 3
+        )
+        alerts = [Alert.from_json(r.value or b"") for r in found]  # partitions: any order
+        assert sorted((a.alert_id, a.rules_version) for a in alerts) == [
+            ("added:after", new_version),
+            ("first:b1", old_version),
+            ("first:b2", new_version),
+        ], worker.log_tail()
+        await _eventually(lambda: len(hook.received) >= 1, worker)
+        assert hook.alert_ids() == ["added:after"]
+        assert len(await read_all(kafka_settings, kafka_settings.topic_alerts)) == 3
+        assert worker.process is not None and worker.process.poll() is None, "never restarted"
+        os.kill(pid, 0)  # raises if no process of that id runs
     finally:
         worker.stop()

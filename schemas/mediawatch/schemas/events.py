@@ -292,6 +292,7 @@ class AlertArticle(_Part):
     source: SourceInfo
     published_at: datetime | None = None
     fetched_at: datetime
+    genre: Genre | None = Field(default=None, description="as in ArticleFetched (schema 1.2)")
     themes: list[str] = Field(default_factory=list, description="matched theme ids")
     actors: list[str] = Field(default_factory=list, description="matched actor ids")
     stances: list[StanceTag] = Field(default_factory=list)
@@ -307,11 +308,11 @@ class Alert(Event):
     """An alert fired by a watch rule; keyed by ``rule_id``."""
 
     event_name: ClassVar[str] = "Alert"
-    #: 1.1 added ``rules_version``.
-    current_version: ClassVar[str] = "1.1"
+    #: 1.1 added ``rules_version``; 1.2 the genre of each article.
+    current_version: ClassVar[str] = "1.2"
 
     schema_version: str = Field(
-        default="1.1",
+        default="1.2",
         pattern=r"^\d+\.\d+$",
         description="major.minor version of this event's schema; readers reject unknown majors",
     )

@@ -64,6 +64,13 @@ class Delivery:
         self.ready = asyncio.Event()
         self._consumers: list[AIOKafkaConsumer] = []
 
+    def use_rules(self, rules: RuleSet) -> None:
+        """Deliver by ``rules`` from now on (a reloaded rules file). Destinations are looked
+        up when an alert or a parked notification is handled, so an alert of a rule that was
+        removed meanwhile is not notified, and a parked notification whose destination is
+        gone is left, as after a restart with the new file."""
+        self.rules = rules.by_id()
+
     # --- bookkeeping -----------------------------------------------------------------------
 
     def _remember(self, alert_id: str, destination: str) -> None:

@@ -127,6 +127,7 @@ def match_article(compiled: CompiledRule, tagged: ArticleTagged) -> AlertArticle
         source=article.source,
         published_at=article.published_at,
         fetched_at=article.fetched_at,
+        genre=article.genre,
         themes=matched_themes or sorted(article_themes),
         actors=matched_actors
         or [a.actor_id for a in tagged.actors if a.in_catalogue and a.role == "actor"],

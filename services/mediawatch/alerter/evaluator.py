@@ -48,6 +48,26 @@ class RuleEvaluator:
         self.states = states
         self.memory = CountedArticles(counted, keep=keep, sweep_every=sweep_every)
 
+    def reload(self, rules: Iterable[Rule], rules_version: str) -> None:
+        """Evaluate ``rules`` from now on (a rules file reloaded without a restart).
+
+        The tables are left as they are: a rule that stays (by id) keeps its state, with its
+        window, held matches, pending digest and fired ids, and :func:`state_of` turns a state
+        whose mode changed into one of the new mode (keeping fired ids and counted articles).
+        A removed rule stops matching, and its records still in the rule-matches topic are
+        skipped; its state stays in the table, so the rule picks up where it was if it comes
+        back, and repeats none of its alerts. A new rule starts with a fresh state. Alerts
+        carry ``rules_version`` from now on. The rules are compiled before anything is
+        swapped, so an input is evaluated under either the old or the new rules, never a mix.
+        """
+        compiled = [CompiledRule(rule) for rule in rules]
+        removed = self.rules.keys() - {c.rule.id for c in compiled}
+        self.compiled = compiled
+        self.rules = {c.rule.id: c.rule for c in compiled}
+        self.rules_version = rules_version
+        for rule_id in removed:
+            metrics.WINDOW_MATCHES.remove(rule_id)
+
     def matches(self, tagged: ArticleTagged) -> list[RuleMatch]:
         """Step 1, stateless: the rules the article matches, as records for step 2."""
         found = []

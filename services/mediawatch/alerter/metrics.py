@@ -1,9 +1,9 @@
 """Prometheus metrics of the alerter (prefix ``mediawatch_``).
 
 Every label value comes from a catalogue or the rules file (theme ids, catalogued actor ids,
-source ids, rule ids, destination names) or from a fixed set (mode, severity, outcome, kind),
-never from article text. As a last guard, :class:`BoundedLabel` folds values beyond a fixed number
-of distinct ones into ``"other"``.
+source ids, rule ids, destination names, the rules version) or from a fixed set (mode,
+severity, outcome, kind, reason), never from article text. As a last guard,
+:class:`BoundedLabel` folds values beyond a fixed number of distinct ones into ``"other"``.
 """
 
 from __future__ import annotations
@@ -91,10 +91,34 @@ WINDOW_MATCHES = Gauge(
     ["rule"],
 )
 RULES_LOADED = Gauge("mediawatch_alerter_rules", "Enabled watch rules, by mode.", ["mode"])
+RULES_RELOADS = Counter(
+    "mediawatch_rules_reloads_total",
+    "Changed rules files that were loaded without a restart and are now in force.",
+)
+RULES_RELOAD_FAILURES = Counter(
+    "mediawatch_rules_reload_failures_total",
+    "Changed rules files that could not be loaded, so the rules loaded before stayed in force, "
+    "by reason (invalid: the file does not validate; missing: it cannot be read). Each broken "
+    "version of the file counts once, however often it is looked at.",
+    ["reason"],
+)
+RULES_VERSION = Gauge(
+    "mediawatch_alerter_rules_version_info",
+    "1 for the rules version in force (the rules_version that alerts carry: 16 hex digits of "
+    "the SHA-256 of the rules file); one series at a time.",
+    ["rules_version"],
+)
 
 _sources = BoundedLabel(500)
 _themes = BoundedLabel(500)
 _actors = BoundedLabel(2000)
+
+
+def observe_rules_version(rules_version: str) -> None:
+    """Show ``rules_version`` as the one version in force (the series of the one before goes,
+    so reloads do not pile up series)."""
+    RULES_VERSION.clear()
+    RULES_VERSION.labels(rules_version).set(1)
 
 
 def article_kind(tagged: ArticleTagged) -> str:

@@ -9,6 +9,10 @@ publishes the alerts. The rule clock timer forwards ticks to step 2 through the 
 (digest rules, and rules with a cooldown whose held matches are due), so every state change
 happens in one place, on the worker that owns the rule.
 
+The rules file is reloaded while the service runs (the ``rules-reload`` timer, see
+:mod:`reload`): both steps, the rule clock and delivery then use the new rules, and the tables
+keep the state of every rule that stays.
+
 Crash safety: an alert is written (acks=all) *before* the state that records it, and the
 tables are flushed before the offset can be committed (see :mod:`evaluator`, :mod:`counted`).
 A record step 2 cannot decode or apply goes to the dead-letter topic with the reason, and the
@@ -35,6 +39,7 @@ from mediawatch.alerter.engine import (
     encode_rule_input,
 )
 from mediawatch.alerter.evaluator import RuleEvaluator
+from mediawatch.alerter.reload import RulesFile
 from mediawatch.alerter.rules import DigestMode, RuleSet, load_rules
 from mediawatch.alerter.settings import AlerterSettings
 from mediawatch.runtime.errors import policy_of
@@ -61,13 +66,19 @@ async def _send_rule_input(topic: faust.TopicT, rule_input: RuleMatch | Tick) ->
     await send_bytes_durably(topic, rule_input.rule_id, encode_rule_input(rule_input))
 
 
-def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.time) -> faust.App:
-    """The evaluation app (and, with role ``all``, the delivery loops as a task of it)."""
-    app = make_app(settings, settings.app_id)
-    partitions = CATALOGUE["articles_tagged"].partitions
+def _count_rules(rules: RuleSet) -> None:
     enabled = rules.enabled()
     for mode in ("each_match", "threshold", "spike", "digest"):
         metrics.RULES_LOADED.labels(mode).set(sum(1 for r in enabled if r.mode.type == mode))
+
+
+def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.time) -> faust.App:
+    """The evaluation app (and, with role ``all``, the delivery loops as a task of it).
+    ``rules`` were loaded from ``settings.rules_file``, which is then watched for changes
+    every ``settings.rules_reload_s`` seconds."""
+    app = make_app(settings, settings.app_id)
+    partitions = CATALOGUE["articles_tagged"].partitions
+    _count_rules(rules)
 
     alerts_topic = raw_topic(app, settings.topic_alerts)
     matches_topic = app.topic(
@@ -80,7 +91,7 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
     # Two tables, one changelog topic each, partitioned like the rule-matches topic.
     states = app.Table("rule-states", default=None, partitions=partitions, key_type=str)
     counted = app.Table("counted-articles", default=None, partitions=partitions, key_type=str)
-    evaluator = RuleEvaluator(enabled, rules.content_hash, states, counted)
+    evaluator = RuleEvaluator(rules.enabled(), rules.content_hash, states, counted)
     source = f"/mediawatch/{settings.service_name}"
     dead_letters = raw_topic(app, settings.topic_deadletter)
 
@@ -133,22 +144,47 @@ def build_app(settings: AlerterSettings, rules: RuleSet, *, clock: Clock = time.
     )
 
     # Digest rules need the timer to publish on schedule, rules with a cooldown to publish the
-    # summary of their held matches when no later match arrives.
-    ticked = [r for r in enabled if isinstance(r.mode, DigestMode) or r.cooldown.total_seconds()]
-    if ticked and settings.digest_tick_s > 0:
+    # summary of their held matches when no later match arrives. The rules are read at each
+    # tick: a reload may add such a rule, or take one away.
+    def ticked() -> list[str]:
+        return [
+            c.rule.id
+            for c in evaluator.compiled
+            if isinstance(c.rule.mode, DigestMode) or c.rule.cooldown.total_seconds()
+        ]
+
+    reloading = settings.rules_reload_s > 0
+    if settings.digest_tick_s > 0 and (reloading or ticked()):
 
         @app.timer(settings.digest_tick_s, name="rule-clock")  # type: ignore[untyped-decorator]
         async def rule_clock() -> None:
             now = clock()
-            for rule in ticked:
-                await _send_rule_input(matches_topic, Tick(rule_id=rule.id, now=now))
+            for rule_id in ticked():
+                await _send_rule_input(matches_topic, Tick(rule_id=rule_id, now=now))
 
-    if settings.role == "all":
-        delivery = Delivery(settings, rules)
+    delivery = Delivery(settings, rules) if settings.role == "all" else None
+    if delivery is not None:
 
         @app.task  # type: ignore[untyped-decorator]
         async def deliver() -> None:
             await delivery.run()
+
+    if reloading:
+        # Every worker watches the file: each evaluates step 1 for its own articles.
+        rules_file = RulesFile(settings.rules_file, rules)
+
+        @app.timer(settings.rules_reload_s, name="rules-reload")  # type: ignore[untyped-decorator]
+        async def reload_rules() -> None:
+            try:
+                fresh = rules_file.check()
+                if fresh is None:
+                    return
+                evaluator.reload(fresh.enabled(), fresh.content_hash)
+                _count_rules(fresh)
+                if delivery is not None:
+                    delivery.use_rules(fresh)
+            except Exception:  # the rules in force keep working; the timer must not stop
+                log.exception("rules reload failed", extra={"path": str(settings.rules_file)})
 
     return app
 
@@ -184,6 +220,12 @@ def run_delivery(settings: AlerterSettings, rules: RuleSet) -> None:
 
         server = ServiceHttpServer.for_service(settings, readiness=readiness)
         await server.start()
+        reload_task: asyncio.Task[None] | None = None
+        if settings.rules_reload_s > 0:
+            rules_file = RulesFile(settings.rules_file, rules)
+            reload_task = asyncio.create_task(
+                rules_file.follow(settings.rules_reload_s, delivery.use_rules)
+            )
         task = asyncio.create_task(delivery.run())
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -193,6 +235,8 @@ def run_delivery(settings: AlerterSettings, rules: RuleSet) -> None:
         except asyncio.CancelledError:
             pass
         finally:
+            if reload_task is not None:
+                reload_task.cancel()
             await server.stop()
 
     asyncio.run(main())

@@ -28,6 +28,13 @@ class AlerterSettings(ServiceSettings):
         description="Watch rules (YAML); the default is the example set that ships with "
         "mediawatch.",
     )
+    rules_reload_s: float = Field(
+        default=2.0,
+        ge=0.0,
+        description="How often the rules file is checked for changes, which are then taken "
+        "without a restart (rule state is kept; a file that does not validate is logged and "
+        "counted, and the rules loaded before stay in force); 0 turns reloading off.",
+    )
     role: Literal["all", "evaluate", "deliver"] = Field(
         default="all",
         description="all: evaluation and delivery in one process; evaluate or deliver: one "
