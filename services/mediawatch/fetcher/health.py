@@ -14,7 +14,10 @@ from mediawatch.fetcher.passes import PassResult
 @dataclass
 class SourceHealth:
     healthy: bool | None = None  # None: not tried yet
+    #: The last failed pass's error, kept after later successes (``healthy`` says whether
+    #: the source works now; this says what broke last, and ``last_error_at`` when).
     last_error: str | None = None
+    last_error_at: float | None = None
     last_success: float | None = None
     last_attempt: float | None = None
     published: int = 0
@@ -34,13 +37,13 @@ class HealthBoard:
 
     def failed(self, source_id: str, message: str) -> None:
         health = self.sources.setdefault(source_id, SourceHealth())
-        health.healthy, health.last_error = False, message
+        health.healthy, health.last_error, health.last_error_at = False, message, time.time()
         metrics.SOURCE_HEALTHY.labels(source_id).set(0)
 
     def succeeded(self, source_id: str, result: PassResult) -> None:
         health = self.sources.setdefault(source_id, SourceHealth())
         now = time.time()
-        health.healthy, health.last_error, health.last_success = True, None, now
+        health.healthy, health.last_success = True, now
         health.entry_errors = result.entry_errors
         health.published += result.published
         metrics.SOURCE_HEALTHY.labels(source_id).set(1)

@@ -298,13 +298,25 @@ class TokenStore:
                 "no API tokens are configured on this service: create one with `mediawatch "
                 "tokens create` or set MEDIAWATCH_API_TOKENS",
             )
-        digest = token_digest(token)
+        return self._principal_of(token_digest(token), records, "unknown bearer token")
+
+    def principal_of_digest(self, digest: str) -> Principal:
+        """The principal of a token known by its SHA-256 (a browser session's token), or
+        :class:`AuthError` 401 once the token is revoked or gone from the file."""
+        try:
+            records = self._records()
+        except TokenError as exc:
+            raise AuthError(401, f"the tokens file cannot be read, so no token is: {exc}") from None
+        return self._principal_of(digest, records, "the session's token is no longer known")
+
+    @staticmethod
+    def _principal_of(digest: str, records: list[TokenRecord], unknown: str) -> Principal:
         found: TokenRecord | None = None
         for record in records:  # every record compared, in constant time each
             if hmac.compare_digest(record.sha256, digest):
                 found = record
         if found is None:
-            raise AuthError(401, "unknown bearer token")
+            raise AuthError(401, unknown)
         if found.revoked_at is not None:
             raise AuthError(401, f"token {found.token_id} was revoked at {found.revoked_at}")
         return Principal(found.token_id, found.role, found.sources)

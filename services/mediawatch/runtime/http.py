@@ -24,12 +24,26 @@ from mediawatch.runtime.auth import (
     authorise,
     token_store_of,
 )
+from mediawatch.runtime.sessions import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    UNSAFE_METHODS,
+    Session,
+    SessionStore,
+    csrf_matches,
+)
 from mediawatch.runtime.settings import ServiceSettings
 
 ReadinessCheck = Callable[[], tuple[bool, str]]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: What a route answers instead of the JSON error when a request is refused (a web page
+#: sends the browser to its login form).
+Refusal = Callable[[web.Request, AuthError], Awaitable[web.StreamResponse]]
 #: Where the access middleware leaves the :class:`Principal` of an authenticated request.
 PRINCIPAL = web.RequestKey("mediawatch.principal", Principal)
+#: The browser session of a request authenticated by its session cookie.
+SESSION = web.RequestKey("mediawatch.session", Session)
 #: The role of a route nobody declared: the strictest.
 UNDECLARED_ROUTE_ROLE = Role.ADMIN
 
@@ -69,6 +83,9 @@ class ServiceHttpServer:
         self.tokens = tokens
         self.app = web.Application(client_max_size=client_max_size, middlewares=[self._access])
         self._required: dict[web.AbstractResource, Role | None] = {}
+        self._refusals: dict[web.AbstractResource, Refusal] = {}
+        #: Browser sessions, where the service serves pages (:meth:`accept_sessions`).
+        self.sessions: SessionStore | None = None
         probes = Role.VIEWER if probes_require_token else None
         self.add_route("GET", "/metrics", self._metrics, role=probes)
         self.add_route("GET", "/healthz", self._healthz, role=probes)
@@ -95,10 +112,51 @@ class ServiceHttpServer:
             max_line_size=max_line_size,
         )
 
-    def add_route(self, method: str, path: str, handler: Handler, *, role: Role | None) -> None:
-        """Serve ``handler`` at ``path`` to tokens whose role grants ``role`` (None: open)."""
+    def add_route(
+        self,
+        method: str,
+        path: str,
+        handler: Handler,
+        *,
+        role: Role | None,
+        on_refusal: Refusal | None = None,
+    ) -> None:
+        """Serve ``handler`` at ``path`` to tokens whose role grants ``role`` (None: open);
+        ``on_refusal`` answers a refused request instead of the JSON error."""
         route = self.app.router.add_route(method, path, handler)
         self._required[route.resource] = role  # type: ignore[index]
+        if on_refusal is not None:
+            self._refusals[route.resource] = on_refusal  # type: ignore[index]
+
+    def accept_sessions(self, sessions: SessionStore) -> None:
+        """Also admit requests by a session cookie of ``sessions`` (changes need its CSRF
+        token); a request with an Authorization header is judged by that header alone."""
+        self.sessions = sessions
+
+    async def _authenticate(self, request: web.Request) -> Principal:
+        authorization = request.headers.get("Authorization")
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if authorization is not None or self.sessions is None or cookie is None:
+            return self.tokens.authenticate(authorization)
+        session, principal = self.sessions.resume(cookie)
+        if request.method in UNSAFE_METHODS:
+            presented = request.headers.get(CSRF_HEADER)
+            if presented is None and request.content_type in (
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+            ):
+                form = await request.post()  # cached: the handler reads it again
+                field = form.get(CSRF_FIELD)
+                presented = field if isinstance(field, str) else None
+            if not csrf_matches(session, presented):
+                raise AuthError(
+                    403,
+                    f"a change made with a session cookie needs the session's CSRF token "
+                    f"(header {CSRF_HEADER} or form field {CSRF_FIELD}); it was "
+                    + ("missing" if presented is None else "wrong"),
+                )
+        request[SESSION] = session
+        return principal
 
     @web.middleware
     async def _access(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -113,9 +171,12 @@ class ServiceHttpServer:
         )
         if required is not None:
             try:
-                principal = self.tokens.authenticate(request.headers.get("Authorization"))
+                principal = await self._authenticate(request)
                 authorise(principal, required)
             except AuthError as exc:
+                refusal = self._refusals.get(resource) if resource is not None else None
+                if refusal is not None:
+                    return await refusal(request, exc)
                 return auth_error_response(exc)
             request[PRINCIPAL] = principal
         return await handler(request)
