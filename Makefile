@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tools run test lint typecheck pytest compose-test engine-down bench schemas clean
+.PHONY: setup tools browser run test lint typecheck pytest compose-test engine-down bench schemas vendor-web clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,19 @@ tools:
 	  fi; \
 	fi
 
+# Debian's chromium and chromium-driver for the web workspace's browser tests (root installs
+# them; Playwright drives the system browser, none is downloaded).
+browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages: chromium chromium-driver"; \
+	    apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "missing: chromium; run 'sudo apt-get install chromium chromium-driver' (browser tests will say so)"; \
+	  fi; \
+	fi
+
 run: setup
 	$(BIN)/mediawatch up
 
@@ -46,7 +59,7 @@ typecheck: setup
 # broker; work-stealing keeps the long fault tests
 # from queueing behind one another. PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 3
-pytest: setup tools
+pytest: setup tools browser
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 # The engine tests run after the rest, alone: image builds would starve the parallel workers.
@@ -68,6 +81,15 @@ bench: setup
 	$(BIN)/python benchmarks/bench_pipeline.py --bodies $(BODIES)
 	$(BIN)/python benchmarks/bench_tagger.py --bodies $(BODIES)
 	$(BIN)/python benchmarks/bench_fetcher.py
+
+# The workspace's chart library, vendored from npm (MIT; committed, so the wheel needs no
+# network): `make vendor-web` fetches the pinned version again and checks it against the
+# committed checksums.
+UPLOT_DIR := services/mediawatch/api/web/static/vendor/uplot
+vendor-web:
+	@tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent uplot@$$(cat $(CURDIR)/$(UPLOT_DIR)/VERSION) >/dev/null && \
+	  tar xzf uplot-*.tgz && cp package/dist/uPlot.iife.min.js package/dist/uPlot.min.css package/LICENSE $(CURDIR)/$(UPLOT_DIR)/ && \
+	  cd $(CURDIR)/$(UPLOT_DIR) && sha256sum -c SHA256SUMS && rm -rf $$tmp
 
 schemas: setup
 	$(BIN)/mediawatch schemas export

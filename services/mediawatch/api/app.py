@@ -13,15 +13,19 @@ import csv
 import io
 import logging
 import typing
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from aiohttp import web
 from aiokafka import TopicPartition
+from multidict import MultiMapping
 from pydantic import BaseModel, ValidationError
 
 from mediawatch.alerter.backtest import backtest
 from mediawatch.alerter.rules import RulesError, load_rules, parse_rules_text
+from mediawatch.api.fetchers import fetcher_health
 from mediawatch.api.models import (
+    AckBody,
     ActorBody,
     ActorParams,
     AlertParams,
@@ -32,12 +36,19 @@ from mediawatch.api.models import (
     BacktestResultBody,
     ErrorBody,
     ExportParams,
+    MuteBody,
+    QueryCheckBody,
+    QueryCheckParams,
+    RuleMuteBody,
     RulesBody,
     RulesCheckBody,
     RulesCheckResult,
     SearchBody,
     SearchHitBody,
     SearchParams,
+    SourceHealthBody,
+    SourcesBody,
+    SourcesParams,
     TrendBody,
     TrendParams,
 )
@@ -45,9 +56,9 @@ from mediawatch.api.settings import ApiSettings
 from mediawatch.archiver.backends import describe, open_archive
 from mediawatch.archiver.search import SearchError, search
 from mediawatch.archiver.store import ArticleFilters, every_article
-from mediawatch.query import MAX_QUERY_LENGTH, QuerySyntaxError
+from mediawatch.query import MAX_QUERY_LENGTH, QuerySyntaxError, parse_query
 from mediawatch.runtime.auth import Role
-from mediawatch.runtime.http import ServiceHttpServer
+from mediawatch.runtime.http import ServiceHttpServer, principal_of
 from mediawatch.runtime.kafka import consumer, partitions_of
 from mediawatch.schemas import Alert, ArticleTagged
 
@@ -70,16 +81,16 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
     )
 
 
-def _params(model: type[P], request: web.Request) -> P:
-    """``model`` from the query string: list fields from repeated or comma-separated values."""
+def query_params(model: type[P], query: MultiMapping[str]) -> P:
+    """``model`` from a query string: list fields from repeated or comma-separated values."""
     raw: dict[str, Any] = {}
     lists = {
         name
         for name, field in model.model_fields.items()
         if typing.get_origin(field.annotation) is list
     }
-    for name in set(request.query):
-        values = request.query.getall(name)
+    for name in set(query):
+        values = query.getall(name)
         if name in lists:
             raw[name] = [part for value in values for part in value.split(",") if part]
         else:
@@ -128,6 +139,19 @@ def _search_error(exc: SearchError) -> BadRequest:
     return BadRequest(ErrorBody(error=str(exc), parameter=parameter, position=position))
 
 
+def check_query(q: str) -> QueryCheckBody:
+    """Whether ``q`` parses, and where and why not (the search form's check as you type)."""
+    if not q.strip():  # no query: every article the filters let through
+        return QueryCheckBody(valid=True)
+    try:
+        parse_query(q)
+    except QuerySyntaxError as exc:
+        return QueryCheckBody(
+            valid=False, error=str(exc), position=exc.position, expected=exc.expected
+        )
+    return QueryCheckBody(valid=True)
+
+
 class Api:
     """The routes over one archive file and one default rules file."""
 
@@ -137,7 +161,7 @@ class Api:
 
     # -- articles --------------------------------------------------------------------------
     async def search(self, request: web.Request) -> web.Response:
-        params = _params(SearchParams, request)
+        params = query_params(SearchParams, request.query)
         try:
             page = await asyncio.to_thread(
                 lambda: search(
@@ -160,7 +184,7 @@ class Api:
 
     async def export(self, request: web.Request) -> web.StreamResponse:
         """Every matching article, streamed page by page (CSV rows or JSON Lines)."""
-        params = _params(ExportParams, request)
+        params = query_params(ExportParams, request.query)
         filters = _filters(params)
         try:  # refuse a bad query before the 200 goes out
             first = await asyncio.to_thread(
@@ -211,30 +235,97 @@ class Api:
 
     # -- alerts, trends, actors ---------------------------------------------------------------
     async def alerts(self, request: web.Request) -> web.Response:
-        params = _params(AlertParams, request)
-        reach = params.limit * (10 if params.theme or params.actor else 1)
-        found = await asyncio.to_thread(
-            lambda: self.store.alerts(
+        params = query_params(AlertParams, request.query)
+        return _json(await self.alert_page(params))
+
+    async def alert_page(self, params: AlertParams) -> AlertsBody:
+        """The newest alerts the filters admit, with their acknowledgements and the rules
+        muted now (the alert list of the API and of the workspace)."""
+        reach = params.limit * (10 if params.filters_articles() else 1)
+
+        def read() -> AlertsBody:
+            found = self.store.alerts(
                 rule_id=params.rule,
                 severity=str(params.severity) if params.severity else None,
                 since=params.since,
                 until=params.until,
                 limit=reach,
             )
-        )
-        kept = [
-            a
-            for a in found
-            if (params.theme is None or any(params.theme in x.themes for x in a.articles))
-            and (params.actor is None or any(params.actor in x.actors for x in a.articles))
-        ]
-        return _json(AlertsBody(alerts=kept[: params.limit]))
+            kept = [a for a in found if params.admits(a)][: params.limit]
+            acks = self.store.alert_triage([a.alert_id for a in kept])
+            mutes = self.store.rule_mutes(datetime.now(UTC))
+            return AlertsBody(
+                alerts=kept,
+                acknowledged={k: AckBody.model_validate(v.__dict__) for k, v in acks.items()},
+                muted_rules={k: RuleMuteBody.model_validate(v.__dict__) for k, v in mutes.items()},
+            )
+
+        return await asyncio.to_thread(read)
+
+    async def acknowledge(self, request: web.Request) -> web.Response:
+        alert_id = request.match_info["alert_id"]
+        by = principal_of(request).token_id
+        try:
+            await asyncio.to_thread(
+                lambda: self.store.acknowledge_alert(alert_id, by, datetime.now(UTC))
+            )
+        except KeyError:
+            return _json(ErrorBody(error=f"no alert {alert_id!r} in the archive"), 404)
+        acks = await asyncio.to_thread(lambda: self.store.alert_triage([alert_id]))
+        return _json(AckBody.model_validate(acks[alert_id].__dict__))
+
+    async def mute(self, request: web.Request) -> web.Response:
+        rule_id = request.match_info["rule_id"]
+        body = await _body(MuteBody, request)
+        return _json(await self.mute_rule(rule_id, body.minutes, principal_of(request).token_id))
+
+    async def mute_rule(self, rule_id: str, minutes: int, by: str) -> RuleMuteBody:
+        """Mute ``rule_id`` for ``minutes`` from now (0: unmute); the mute as stored."""
+        now = datetime.now(UTC)
+        until = now + timedelta(minutes=minutes)
+        await asyncio.to_thread(lambda: self.store.mute_rule(rule_id, by, now, until))
+        return RuleMuteBody(rule_id=rule_id, by=by, at=now, until=until)
+
+    async def query_check(self, request: web.Request) -> web.Response:
+        params = query_params(QueryCheckParams, request.query)
+        return _json(check_query(params.q))
+
+    async def sources(self, request: web.Request) -> web.Response:
+        params = query_params(SourcesParams, request.query)
+        return _json(await self.source_health(params.days))
+
+    async def source_health(self, days: int) -> SourcesBody:
+        """Each source's health as its fetchers report it, beside what the archive holds
+        of it over the last ``days`` days."""
+        since = datetime.now(UTC) - timedelta(days=days)
+        reports, asked = await fetcher_health(self.settings)
+        activity = {a.source_id: a for a in await asyncio.to_thread(
+            lambda: self.store.source_activity(since)
+        )}  # fmt: skip
+        rows = []
+        for source_id in sorted(set(reports) | set(activity)):
+            report = reports.get(source_id)
+            seen = activity.get(source_id)
+            rows.append(
+                SourceHealthBody(
+                    source_id=source_id,
+                    healthy=report.healthy if report else None,
+                    last_success=report.last_success if report else None,
+                    last_attempt=report.last_attempt if report else None,
+                    last_error=report.last_error if report else None,
+                    last_error_at=report.last_error_at if report else None,
+                    articles=seen.articles if seen else 0,
+                    last_fetched=seen.last_fetched if seen else None,
+                    per_day=dict(seen.per_day) if seen else {},
+                )
+            )
+        return SourcesBody(since=since, fetchers=asked, sources=rows)
 
     async def alerts_stream(self, request: web.Request) -> web.StreamResponse:
         """New alerts as Server-Sent Events, read from the alerts topic. Each event's id holds
         the topic position after it; a client that reconnects with it in ``Last-Event-ID``
         gets every alert after that one, none twice."""
-        params = _params(AlertStreamParams, request)
+        params = query_params(AlertStreamParams, request.query)
         resume = _positions(request.headers.get("Last-Event-ID"))
         topic = self.settings.topic_alerts
         partitions = [TopicPartition(topic, n) for n in await partitions_of(self.settings, topic)]
@@ -266,7 +357,7 @@ class Api:
                     for record in records:
                         positions[tp.partition] = record.offset + 1
                         alert = _alert_of(record.value)
-                        if alert is None or not _wanted(alert, params):
+                        if alert is None or not params.admits(alert):
                             continue
                         event_id = ",".join(f"{p}:{o}" for p, o in sorted(positions.items()))
                         await response.write(
@@ -281,7 +372,7 @@ class Api:
             await reader.stop()
 
     async def trends(self, request: web.Request) -> web.Response:
-        params = _params(TrendParams, request)
+        params = query_params(TrendParams, request.query)
         theme = params.theme[0] if len(params.theme) == 1 else None
         if len(params.theme) > 1:
             raise BadRequest(ErrorBody(error="theme: one theme per trend", parameter="theme"))
@@ -293,7 +384,7 @@ class Api:
 
     async def actor(self, request: web.Request) -> web.Response:
         actor_id = request.match_info["actor_id"]
-        params = _params(ActorParams, request)
+        params = query_params(ActorParams, request.query)
         timeline = await asyncio.to_thread(
             lambda: self.store.actor_timeline(
                 actor_id, _filters(params), co_occurring=params.co_occurring
@@ -387,15 +478,6 @@ def _alert_of(value: bytes | None) -> Alert | None:
         return None
 
 
-def _wanted(alert: Alert, params: AlertStreamParams) -> bool:
-    return (
-        (params.rule is None or alert.rule_id == params.rule)
-        and (params.severity is None or alert.severity == params.severity)
-        and (params.theme is None or any(params.theme in a.themes for a in alert.articles))
-        and (params.actor is None or any(params.actor in a.actors for a in alert.articles))
-    )
-
-
 @web.middleware
 async def _bad_requests(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
@@ -413,6 +495,10 @@ ROUTES: tuple[tuple[str, str, str, Role | None], ...] = (
     ("GET", "/v1/export", "export", Role.VIEWER),
     ("GET", "/v1/alerts", "alerts", Role.VIEWER),
     ("GET", "/v1/alerts/stream", "alerts_stream", Role.VIEWER),
+    ("POST", "/v1/alerts/{alert_id}/ack", "acknowledge", Role.EDITOR),
+    ("POST", "/v1/rules/{rule_id}/mute", "mute", Role.EDITOR),
+    ("GET", "/v1/query/check", "query_check", Role.VIEWER),
+    ("GET", "/v1/sources", "sources", Role.VIEWER),
     ("GET", "/v1/trends", "trends", Role.VIEWER),
     ("GET", "/v1/actors/{actor_id}", "actor", Role.VIEWER),
     ("GET", "/v1/rules", "rules", Role.VIEWER),
@@ -436,6 +522,9 @@ def build_server(settings: ApiSettings) -> tuple[ServiceHttpServer, Api]:
     server.app.middlewares.append(_bad_requests)
     for method, path, name, role in ROUTES:
         server.add_route(method, path, getattr(api, name), role=role)
+    from mediawatch.api.web import add_workspace
+
+    add_workspace(server, api)
     return server, api
 
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mediawatch.query import MAX_QUERY_LENGTH
-from mediawatch.schemas import Alert, ArticleTagged, Evidence, Severity
+from mediawatch.schemas import Alert, ArticleTagged, Evidence, Genre, Severity
 
 STANCE_PATTERN = r"^(supportive|neutral|critical):\S+$"
 
@@ -58,21 +58,46 @@ class ExportParams(ArticleFilterParams):
     format: Literal["csv", "jsonl"] = "jsonl"
 
 
-class AlertParams(_Params):
+class AlertFilterParams(_Params):
+    """What the alert list and the alert stream filter on: an alert is kept when one of its
+    articles carries the theme, the actor, the country and the genre asked for."""
+
     rule: str | None = None
     severity: Severity | None = None
     theme: str | None = Field(default=None, description="an alert article carries this theme")
     actor: str | None = Field(default=None, description="an alert article carries this actor")
+    country: str | None = Field(
+        default=None, min_length=2, max_length=2, description="an alert article's outlet country"
+    )
+    genre: Genre | None = Field(default=None, description="an alert article's genre")
+
+    def admits(self, alert: Alert) -> bool:
+        if self.rule is not None and alert.rule_id != self.rule:
+            return False
+        if self.severity is not None and alert.severity != self.severity:
+            return False
+        if not self.filters_articles():
+            return True
+        country = self.country.upper() if self.country else None
+        return any(
+            (self.theme is None or self.theme in a.themes)
+            and (self.actor is None or self.actor in a.actors)
+            and (country is None or (a.source.country or "").upper() == country)
+            and (self.genre is None or a.genre == self.genre)
+            for a in alert.articles
+        )
+
+    def filters_articles(self) -> bool:
+        return any(v is not None for v in (self.theme, self.actor, self.country, self.genre))
+
+
+class AlertParams(AlertFilterParams):
     since: datetime | None = None
     until: datetime | None = None
     limit: int = Field(default=100, ge=1, le=1000)
 
 
-class AlertStreamParams(_Params):
-    rule: str | None = None
-    severity: Severity | None = None
-    theme: str | None = Field(default=None, description="an alert article carries this theme")
-    actor: str | None = Field(default=None, description="an alert article carries this actor")
+class AlertStreamParams(AlertFilterParams):
     start: Literal["now", "beginning"] = Field(
         default="now",
         description="where a client without Last-Event-ID starts: new alerts only, or every "
@@ -87,6 +112,20 @@ class TrendParams(ArticleFilterParams):
 
 class ActorParams(ArticleFilterParams):
     co_occurring: int = Field(default=20, ge=0, le=200)
+
+
+class QueryCheckParams(_Params):
+    q: str = Field(max_length=MAX_QUERY_LENGTH, description="query language")
+
+
+class SourcesParams(_Params):
+    days: int = Field(default=7, ge=1, le=90, description="period of the archive counts")
+
+
+class MuteBody(_Params):
+    minutes: int = Field(
+        ge=0, le=30 * 24 * 60, description="how long the rule's alerts are muted; 0 unmutes"
+    )
 
 
 class RulesCheckBody(_Params):
@@ -121,8 +160,52 @@ class SearchBody(BaseModel):
     candidates_read: int
 
 
+class AckBody(BaseModel):
+    alert_id: str
+    by: str = Field(description="the id of the token that acknowledged it")
+    at: datetime
+
+
+class RuleMuteBody(BaseModel):
+    rule_id: str
+    by: str
+    at: datetime
+    until: datetime
+
+
 class AlertsBody(BaseModel):
     alerts: list[Alert]
+    acknowledged: dict[str, AckBody] = Field(
+        default_factory=dict, description="acknowledgements of the listed alerts, by alert id"
+    )
+    muted_rules: dict[str, RuleMuteBody] = Field(
+        default_factory=dict, description="rules muted now, by rule id"
+    )
+
+
+class QueryCheckBody(BaseModel):
+    valid: bool
+    error: str | None = None
+    position: int | None = Field(default=None, description="0-based, of the first problem")
+    expected: str | None = None
+
+
+class SourceHealthBody(BaseModel):
+    source_id: str
+    healthy: bool | None = Field(description="the last pass worked; null: not tried yet")
+    last_success: datetime | None
+    last_attempt: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    articles: int = Field(description="articles archived in the period")
+    last_fetched: datetime | None = Field(description="newest archived article")
+    per_day: dict[str, int]
+
+
+class SourcesBody(BaseModel):
+    since: datetime
+    fetchers: list[str] = Field(description="fetchers asked for health, and what they said")
+    sources: list[SourceHealthBody]
 
 
 class TrendPointBody(BaseModel):

@@ -30,6 +30,10 @@ SHAPES: dict[str, tuple[type[BaseModel] | None, type[BaseModel] | None, type[Bas
     "rules": (None, None, models.RulesBody),
     "rules_check": (None, models.RulesCheckBody, models.RulesCheckResult),
     "rules_backtest": (None, models.BacktestBody, models.BacktestResultBody),
+    "acknowledge": (None, None, models.AckBody),
+    "mute": (None, models.MuteBody, models.RuleMuteBody),
+    "query_check": (models.QueryCheckParams, None, models.QueryCheckBody),
+    "sources": (models.SourcesParams, None, models.SourcesBody),
     "openapi": (None, None, None),
 }
 SUMMARIES = {
@@ -43,6 +47,10 @@ SUMMARIES = {
     "rules": "The rules file the API serves",
     "rules_check": "Validate a rules file's text",
     "rules_backtest": "The alerts a rules file would have fired on the archive",
+    "acknowledge": "Acknowledge an alert (the first acknowledgement stays)",
+    "mute": "Mute a rule's alerts in the workspace for some minutes (0 unmutes)",
+    "query_check": "Whether a query parses, and where and why not",
+    "sources": "Each source's health from its fetchers, with its archived articles per day",
     "openapi": "This document",
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from mediawatch.runtime.settings import ServiceSettings
 
@@ -30,9 +30,39 @@ class ApiSettings(ServiceSettings):
         ),
         description="The rules file GET /v1/rules shows and backtests use when given none.",
     )
+    fetcher_urls: str = Field(
+        default="",
+        description="Comma-separated base URLs of the fetchers whose /v1/sources the sources "
+        "view shows (http://fetcher:8080); empty: archive counts only.",
+    )
+    fetcher_token: SecretStr | None = Field(
+        default=None, description="A viewer token the fetchers accept (never logged)."
+    )
+    fetcher_timeout_s: float = Field(
+        default=3.0, gt=0, description="Seconds to wait for each fetcher's answer."
+    )
+    session_ttl_s: float = Field(
+        default=8 * 3600.0, gt=0, description="How long a workspace login lasts."
+    )
+    session_cookie_secure: bool = Field(
+        default=False,
+        description="Mark the session cookie Secure even on plain HTTP (behind a TLS proxy); "
+        "it is always Secure when the request came over HTTPS.",
+    )
     api_max_export_rows: int = Field(
         default=1_000_000, ge=1, description="Most articles one export streams."
     )
+
+    @field_validator("fetcher_urls")
+    @classmethod
+    def _urls(cls, value: str) -> str:
+        for url in (part.strip() for part in value.split(",") if part.strip()):
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        return value
+
+    def fetcher_url_list(self) -> list[str]:
+        return [part.strip() for part in self.fetcher_urls.split(",") if part.strip()]
 
     def resolved_archive_path(self) -> Path:
         return self.archive_path or Path(self.state_dir) / "archive.sqlite3"

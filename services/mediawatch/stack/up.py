@@ -14,6 +14,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -84,6 +85,8 @@ def child_environment(
         "fetch_allow": LOCAL_FETCH_ALLOW,
         # The archiver writes the archive the API reads: one file for both.
         "archive_path": str(archive_file(state_dir).resolve()),
+        # One rules file that the workspace's editor writes and the alerter reloads.
+        "rules_file": str(rules_file(state_dir).resolve()),
     }
     for name, value in local.items():
         variable = f"{ENV_PREFIX}{name.upper()}"
@@ -110,6 +113,20 @@ def archive_file(state_dir: Path) -> Path:
     return state_dir / "archive.sqlite3"
 
 
+def rules_file(state_dir: Path) -> Path:
+    """The stack's rules file: a copy of the built-in rules on the first start, so that the
+    workspace edits the stack's rules and never the installed package's."""
+    return state_dir / "rules.yaml"
+
+
+def seed_rules_file(state_dir: Path) -> None:
+    target = rules_file(state_dir)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        built_in = resources.files("mediawatch.alerter") / "data" / "rules.yaml"
+        target.write_bytes(built_in.read_bytes())
+
+
 def search_example(port: int, token: str) -> str:
     """The curl command that searches the archive through the API with ``token``."""
     return (
@@ -125,7 +142,7 @@ def tokens_file(state_dir: Path) -> Path:
 
 
 def child_specs(
-    options: UpOptions, bootstrap: str, sources_file: Path
+    options: UpOptions, bootstrap: str, sources_file: Path, viewer_token: str | None = None
 ) -> tuple[list[ChildSpec], dict[str, int]]:
     logs = options.state_dir / "logs"
     base = mediawatch_command()
@@ -137,6 +154,12 @@ def child_specs(
         if entry.name == "fetcher":
             argv += ["--sources", str(sources_file.resolve())]
         env = child_environment(entry.name, bootstrap, options.state_dir, port)
+        if entry.name == "api" and "fetcher" in ports:  # the workspace's sources view
+            wired = {"FETCHER_URLS": f"http://127.0.0.1:{ports['fetcher']}",
+                     "FETCHER_TOKEN": viewer_token}  # fmt: skip
+            for name, value in wired.items():
+                if value is not None and f"{ENV_PREFIX}{name}" not in os.environ:
+                    env[f"{ENV_PREFIX}{name}"] = value
         specs.append(ChildSpec(entry.name, argv, logs / f"{entry.name}.log", env))
     return specs, ports
 
@@ -206,7 +229,8 @@ class Stack:
         self.push_token = (record.token_id, token)
         record, token = TokensFile(tokens_file(state)).create(Role.VIEWER)
         self.api_token = (record.token_id, token)
-        specs, self.ports = child_specs(options, bootstrap, sources_file)
+        seed_rules_file(state)
+        specs, self.ports = child_specs(options, bootstrap, sources_file, token)
         self.supervisor = Supervisor(
             specs, stop_timeout_s=options.stop_timeout_s, notify=self._notice
         )
@@ -243,6 +267,9 @@ class Stack:
             table.add_row("push token", f"{token} (ingest, id {token_id}; revoked at stop)")
         if self.api_token is not None:
             token_id, token = self.api_token
+            table.add_row(
+                "workspace", f"http://127.0.0.1:{self.ports['api']}/ (log in with the API token)"
+            )
             table.add_row("API", f"http://127.0.0.1:{self.ports['api']}/v1/openapi.json")
             table.add_row("API token", f"{token} (viewer, id {token_id}; revoked at stop)")
         self.console.print(table)
