@@ -235,3 +235,19 @@ def test_a_store_at_version_2_is_upgraded_and_its_rows_are_filled(new_store: New
     assert upgraded.alert_triage(["one"]) == {"one": AlertAck("one", "ana", at(10))}
     upgraded.upsert_articles([tagged("copy-2", at(6), duplicate_of="orig")])
     assert [r.article_id for r in upgraded.reprints_of("orig")] == ["copy-2", "copy"]
+
+
+# -- theme counts --------------------------------------------------------------------------
+def test_theme_counts_count_articles_since_a_time_most_first(new_store: NewStore) -> None:
+    store = new_store()
+    store.upsert_articles(
+        [
+            tagged("old", at(0), themes=("nato", "brics")),
+            tagged("a", at(DAY), themes=("nato", "brics")),
+            tagged("b", at(DAY + 1), themes=("nato",)),
+            tagged("c", at(DAY + 2), themes=("sco",)),
+        ]
+    )
+    assert store.theme_counts(at(DAY)) == [("nato", 2), ("brics", 1), ("sco", 1)]
+    assert store.theme_counts(at(DAY), limit=1) == [("nato", 2)]
+    assert store.theme_counts(at(2 * DAY)) == []

@@ -54,7 +54,7 @@ from mediawatch.api.models import (
 )
 from mediawatch.api.settings import ApiSettings
 from mediawatch.archiver.backends import describe, open_archive
-from mediawatch.archiver.search import SearchError, search
+from mediawatch.archiver.search import SearchError, SearchPage, search
 from mediawatch.archiver.store import ArticleFilters, every_article
 from mediawatch.query import MAX_QUERY_LENGTH, QuerySyntaxError, parse_query
 from mediawatch.runtime.auth import Role
@@ -161,18 +161,22 @@ class Api:
 
     # -- articles --------------------------------------------------------------------------
     async def search(self, request: web.Request) -> web.Response:
-        params = query_params(SearchParams, request.query)
+        page = await self.search_articles(query_params(SearchParams, request.query))
+        hits = [SearchHitBody(article=h.article, evidence=h.evidence) for h in page.hits]
+        return _json(SearchBody(articles=hits, next_cursor=page.next_cursor,
+                                candidates_read=page.candidates_read))  # fmt: skip
+
+    async def search_articles(self, params: SearchParams) -> SearchPage:
+        """One page of a search (the JSON route's and the workspace's); :class:`BadRequest`
+        naming the parameter and the position of a query error."""
         try:
-            page = await asyncio.to_thread(
+            return await asyncio.to_thread(
                 lambda: search(
                     self.store, params.q, _filters(params), limit=params.limit, cursor=params.cursor
                 )
             )
         except SearchError as exc:
             raise _search_error(exc) from None
-        hits = [SearchHitBody(article=h.article, evidence=h.evidence) for h in page.hits]
-        return _json(SearchBody(articles=hits, next_cursor=page.next_cursor,
-                                candidates_read=page.candidates_read))  # fmt: skip
 
     async def article(self, request: web.Request) -> web.Response:
         article_id = request.match_info["article_id"]
@@ -264,15 +268,23 @@ class Api:
 
     async def acknowledge(self, request: web.Request) -> web.Response:
         alert_id = request.match_info["alert_id"]
-        by = principal_of(request).token_id
-        try:
-            await asyncio.to_thread(
-                lambda: self.store.acknowledge_alert(alert_id, by, datetime.now(UTC))
-            )
-        except KeyError:
+        ack = await self.acknowledge_alert(alert_id, principal_of(request).token_id)
+        if ack is None:
             return _json(ErrorBody(error=f"no alert {alert_id!r} in the archive"), 404)
-        acks = await asyncio.to_thread(lambda: self.store.alert_triage([alert_id]))
-        return _json(AckBody.model_validate(acks[alert_id].__dict__))
+        return _json(ack)
+
+    async def acknowledge_alert(self, alert_id: str, by: str) -> AckBody | None:
+        """Acknowledge the alert now (the first acknowledgement stays); the acknowledgement
+        as stored, None for an alert the archive does not hold."""
+
+        def write() -> AckBody | None:
+            try:
+                self.store.acknowledge_alert(alert_id, by, datetime.now(UTC))
+            except KeyError:
+                return None
+            return AckBody.model_validate(self.store.alert_triage([alert_id])[alert_id].__dict__)
+
+        return await asyncio.to_thread(write)
 
     async def mute(self, request: web.Request) -> web.Response:
         rule_id = request.match_info["rule_id"]

@@ -114,6 +114,13 @@ def require_ids(name: str, ids: Sequence[str]) -> list[str]:
 #: Each source's newest fetch time without reading every row: a loose index scan (the next
 #: source id after the last, then that source's newest row), as many index probes as there
 #: are sources. ``{newest}`` is the backend's order of a source's rows, newest first.
+#: The themes of the articles fetched since a time, most articles first; ``{p}`` is the
+#: backend's placeholder.
+THEME_COUNTS_SQL = (
+    "SELECT t.theme_id, COUNT(*) FROM article_themes t JOIN articles a ON a.row = t.row "
+    "WHERE a.fetched_us >= {p} GROUP BY t.theme_id ORDER BY 2 DESC, 1 LIMIT {p}"
+)
+
 LAST_FETCHED_SQL = """
 WITH RECURSIVE sources (source_id) AS (
     SELECT min(source_id) FROM articles

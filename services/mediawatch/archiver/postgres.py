@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 
 from mediawatch.archiver._sql import (
     LAST_FETCHED_SQL,
+    THEME_COUNTS_SQL,
     activity_window,
     alert_clauses,
     filter_clauses,
@@ -414,9 +415,7 @@ class PostgresArchive:
 
     def theme_counts(self, since: datetime, limit: int = 100) -> list[tuple[str, int]]:
         rows = self._db.execute(
-            "SELECT t.theme_id, COUNT(*) FROM article_themes t JOIN articles a ON a.row = t.row "
-            "WHERE a.fetched_us >= %s GROUP BY t.theme_id ORDER BY 2 DESC, 1 LIMIT %s",
-            (to_us(since), require_limit(limit)),
+            THEME_COUNTS_SQL.format(p="%s"), (to_us(since), require_limit(limit))
         )
         return [(str(theme_id), int(count)) for theme_id, count in rows]
 

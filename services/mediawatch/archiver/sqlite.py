@@ -28,6 +28,7 @@ from pathlib import Path
 
 from mediawatch.archiver._sql import (
     LAST_FETCHED_SQL,
+    THEME_COUNTS_SQL,
     activity_window,
     alert_clauses,
     filter_clauses,
@@ -495,9 +496,7 @@ class SqliteArchive:
 
     def theme_counts(self, since: datetime, limit: int = 100) -> list[tuple[str, int]]:
         rows = self._db.execute(
-            "SELECT t.theme_id, COUNT(*) FROM article_themes t JOIN articles a ON a.row = t.row "
-            "WHERE a.fetched_us >= ? GROUP BY t.theme_id ORDER BY 2 DESC, 1 LIMIT ?",
-            (to_us(since), require_limit(limit)),
+            THEME_COUNTS_SQL.format(p="?"), (to_us(since), require_limit(limit))
         )
         return [(str(theme_id), int(count)) for theme_id, count in rows]
 

@@ -33,9 +33,8 @@ from pydantic import ValidationError
 from mediawatch.alerter.backtest import backtest
 from mediawatch.alerter.rules import RulesError, load_rules
 from mediawatch.api.app import Api
-from mediawatch.api.models import AlertParams
+from mediawatch.api.models import AlertParams, MuteBody
 from mediawatch.api.web import highlight, rules_file
-from mediawatch.archiver.search import SearchError, search
 from mediawatch.archiver.store import ArticleFilters, TrendGroup, every_article
 from mediawatch.runtime.auth import AuthError, Role
 from mediawatch.runtime.http import PRINCIPAL, SESSION, ServiceHttpServer
@@ -80,6 +79,15 @@ def _environment() -> jinja2.Environment:
 
 def _when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+def _days(value: object, *, default: int, most: int) -> int:
+    """A period in days from a form or query value, held to 1..``most``; ``default`` for
+    one that is not a whole number."""
+    try:
+        return max(1, min(most, int(str(value))))
+    except ValueError:
+        return default
 
 
 def _local(target: str | None) -> str:
@@ -235,12 +243,7 @@ class Workspace:
     async def acknowledge(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
         alert_id = request.match_info["alert_id"]
-        by = request[PRINCIPAL].token_id
-        try:
-            await asyncio.to_thread(
-                lambda: self.api.store.acknowledge_alert(alert_id, by, datetime.now(UTC))
-            )
-        except KeyError:
+        if await self.api.acknowledge_alert(alert_id, request[PRINCIPAL].token_id) is None:
             return self.render(
                 request,
                 "error.html",
@@ -252,17 +255,15 @@ class Workspace:
 
     async def mute(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
-        try:
-            minutes = int(str(form.get("minutes", "")))
-            if not 0 <= minutes <= 30 * 24 * 60:
-                raise ValueError
-        except ValueError:
+        try:  # the JSON route's body model, so both take the same minutes
+            minutes = MuteBody.model_validate({"minutes": form.get("minutes", "")}).minutes
+        except ValidationError as exc:
             return self.render(
                 request,
                 "error.html",
                 400,
                 title="Bad mute",
-                message="minutes: a whole number from 0 to 43200",
+                message=f"minutes: {exc.errors()[0]['msg']}",
             )
         rule_id = str(form.get("rule", "")).strip()
         if not rule_id:
@@ -310,7 +311,7 @@ class Workspace:
 
     # -- search ----------------------------------------------------------------------------
     async def search_page(self, request: web.Request) -> web.Response:
-        from mediawatch.api.app import BadRequest, _filters, check_query, query_params
+        from mediawatch.api.app import BadRequest, check_query, query_params
         from mediawatch.api.models import SearchParams
 
         values = {k: v for k, v in request.query.items() if v}
@@ -322,21 +323,11 @@ class Workspace:
                 params = query_params(
                     SearchParams, MultiDict((k, v) for k, v in request.query.items() if v)
                 )
-                found = await asyncio.to_thread(
-                    lambda: search(
-                        self.api.store,
-                        params.q,
-                        _filters(params),
-                        limit=params.limit,
-                        cursor=params.cursor,
-                    )
-                )
+                found = await self.api.search_articles(params)
                 hits = [(h, [highlight.snippet(e) for e in h.evidence[:3]]) for h in found.hits]
                 next_cursor = found.next_cursor
             except BadRequest as exc:
                 problem = exc.body.error
-            except SearchError as exc:
-                problem = str(exc)
         kept = [(k, v) for k, v in values.items() if k != "cursor"]
         exported = [(k, v) for k, v in kept if k != "limit"]
         return self.render(
@@ -416,10 +407,7 @@ class Workspace:
         path = self.api.settings.rules_file
         text = str(form.get("rule_yaml", ""))
         base_hash = str(form.get("base_hash", ""))
-        try:
-            days = max(1, min(90, int(str(form.get("days", "7")))))
-        except ValueError:
-            days = 7
+        days = _days(form.get("days"), default=7, most=90)
         shown: dict[str, Any] = {
             "rule_id": rule_id,
             "text": text,
@@ -473,10 +461,7 @@ class Workspace:
         group: TrendGroup | None = (
             "country" if chosen == "country" else "source" if chosen == "source" else None
         )
-        try:
-            days = max(1, min(365, int(request.query.get("days", "30"))))
-        except ValueError:
-            days = 30
+        days = _days(request.query.get("days"), default=30, most=365)
         since = (datetime.now(UTC) - timedelta(days=days - 1)).replace(
             hour=0, minute=0, second=0, microsecond=0
         )
@@ -516,10 +501,7 @@ class Workspace:
 
     async def actor(self, request: web.Request) -> web.Response:
         actor_id = request.match_info["actor_id"]
-        try:
-            days = max(1, min(365, int(request.query.get("days", "30"))))
-        except ValueError:
-            days = 30
+        days = _days(request.query.get("days"), default=30, most=365)
         since = datetime.now(UTC) - timedelta(days=days)
         timeline = await asyncio.to_thread(
             lambda: self.api.store.actor_timeline(actor_id, ArticleFilters(since=since))
