@@ -10,7 +10,6 @@ import io
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,13 @@ from pydantic import SecretStr
 
 from mediawatch.alerter.backtest import backtest
 from mediawatch.alerter.rules import load_rules
-from mediawatch.api.app import build_server
 from mediawatch.api.openapi import build_document, committed_document
 from mediawatch.api.settings import ApiSettings
 from mediawatch.archiver.sqlite import SqliteArchive
 from mediawatch.runtime.auth import new_token
 from mediawatch.schemas import Alert, AlertArticle, AlertMode, Severity
 from tests.support.alerter import at, tagged
+from tests.support.workspace import api_server
 
 VIEWER = new_token()[1]
 EDITOR = new_token()[1]
@@ -79,28 +78,8 @@ def api(tmp_path: Path) -> Iterator[str]:
         rules_file=rules,
         api_tokens=SecretStr(f"viewer={VIEWER} editor={EDITOR}"),
     )
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    ports: list[int] = []
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        server, handle = build_server(settings)
-        loop.run_until_complete(server.start())
-        ports.append(server.port)
-        started.set()
-        loop.run_forever()
-        loop.run_until_complete(server.stop())
-        handle.store.close()
-
-    thread = threading.Thread(target=serve, name="api", daemon=True)
-    thread.start()
-    assert started.wait(30), "the API did not start"
-    try:
-        yield f"http://127.0.0.1:{ports[0]}"
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(30)
+    with api_server(settings) as served:
+        yield f"http://127.0.0.1:{served.port}"
 
 
 def get(base: str, path: str, token: str | None = VIEWER, **params: Any) -> httpx.Response:

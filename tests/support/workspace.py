@@ -180,11 +180,26 @@ def api_settings(tmp: Path, kafka: KafkaSettings, rules: Path, fetcher_port: int
     )
 
 
+class _ApiRun:
+    """The API's server and its archive, stopped together."""
+
+    def __init__(self, settings: ApiSettings) -> None:
+        self.server, self.api = build_server(settings)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    async def stop(self) -> None:
+        await self.server.stop()
+        self.api.store.close()
+
+
 def api_server(settings: ApiSettings) -> ServedInThread:
-    async def start() -> ServiceHttpServer:
-        server, _ = build_server(settings)
-        await server.start()
-        return server
+    async def start() -> _ApiRun:
+        run = _ApiRun(settings)
+        await run.server.start()
+        return run
 
     return ServedInThread(start)
 
