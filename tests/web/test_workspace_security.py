@@ -143,4 +143,7 @@ def test_alert_filters_of_the_api_take_country_and_genre(base: str) -> None:
     assert [a["alert_id"] for a in answer.json()["alerts"]] == ["nato-expansion-spike:nato-0"]
     bad = httpx.get(f"{base}/v1/alerts", params={"genre": "poetry"}, headers=headers)
     assert bad.status_code == 400 and "genre" in bad.text
+    client, _ = logged_in(base, VIEWER)
+    page = client.get("/alerts", params={"genre": "poetry"})
+    assert page.status_code == 400 and "genre" in page.text
     assert alert_of("x", tagged("y"), Severity.INFO, 0).articles[0].genre is None

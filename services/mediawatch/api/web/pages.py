@@ -32,8 +32,8 @@ from pydantic import ValidationError
 
 from mediawatch.alerter.backtest import backtest
 from mediawatch.alerter.rules import RulesError, load_rules
-from mediawatch.api.app import Api
-from mediawatch.api.models import AlertParams, MuteBody
+from mediawatch.api.app import Api, BadRequest, check_query, query_params
+from mediawatch.api.models import AlertParams, MuteBody, SearchParams
 from mediawatch.api.web import highlight, rules_file
 from mediawatch.archiver.store import ArticleFilters, TrendGroup, every_article
 from mediawatch.runtime.auth import AuthError, Role
@@ -210,16 +210,11 @@ class Workspace:
     # -- alerts ----------------------------------------------------------------------------
     async def alerts(self, request: web.Request) -> web.Response:
         raw = {k: v for k, v in request.query.items() if v and k != "limit"}
-        try:
-            params = AlertParams.model_validate({**raw, "limit": 100})
-        except ValidationError as exc:
-            first = exc.errors()[0]
+        try:  # the JSON route's parameter model and its error naming the parameter
+            params = query_params(AlertParams, MultiDict({**raw, "limit": "100"}))
+        except BadRequest as exc:
             return self.render(
-                request,
-                "error.html",
-                400,
-                title="Bad filter",
-                message=f"{'.'.join(map(str, first['loc']))}: {first['msg']}",
+                request, "error.html", 400, title="Bad filter", message=exc.body.error
             )
         page = await self.api.alert_page(params)
         stream = urlencode(
@@ -237,7 +232,6 @@ class Workspace:
             filters=raw,
             stream_query=stream,
             mute_choices=MUTE_CHOICES,
-            now=datetime.now(UTC),
         )
 
     async def acknowledge(self, request: web.Request) -> web.StreamResponse:
@@ -311,9 +305,6 @@ class Workspace:
 
     # -- search ----------------------------------------------------------------------------
     async def search_page(self, request: web.Request) -> web.Response:
-        from mediawatch.api.app import BadRequest, check_query, query_params
-        from mediawatch.api.models import SearchParams
-
         values = {k: v for k, v in request.query.items() if v}
         hits: list[Any] = []
         next_cursor = problem = None
