@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup tools browser run test lint typecheck pytest compose-test engine-down bench schemas vendor-web clean
+.PHONY: setup tools browser axe screenshots run test lint typecheck pytest compose-test engine-down bench schemas vendor-web clean
 
 setup: $(STAMP)
 
@@ -45,6 +45,19 @@ browser:
 	  fi; \
 	fi
 
+# axe-core from npm for the workspace's accessibility test, at the version of its lock file.
+AXE := tests/web/axe/node_modules/axe-core/axe.min.js
+axe: $(AXE)
+
+$(AXE): tests/web/axe/package.json tests/web/axe/package-lock.json
+	npm ci --prefix tests/web/axe --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# The README's screenshots: the workspace's real-stack browser test, its screenshots copied
+# into docs/img (the same code that `make test` runs; a real broker, chromium).
+screenshots: setup browser
+	MEDIAWATCH_SCREENSHOTS_DIR=docs/img $(BIN)/python -m pytest tests/web/test_workspace_stack.py -p no:xdist -s -q
+
 run: setup
 	$(BIN)/mediawatch up
 
@@ -59,7 +72,7 @@ typecheck: setup
 # broker; work-stealing keeps the long fault tests
 # from queueing behind one another. PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 3
-pytest: setup tools browser
+pytest: setup tools browser axe
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist worksteal
 
 # The engine tests run after the rest, alone: image builds would starve the parallel workers.

@@ -89,3 +89,32 @@ async def test_the_stream_filters_and_resumes_from_the_last_event_id(
     finally:
         await server.stop()
         api.store.close()
+
+
+async def test_an_unreachable_broker_is_a_503_naming_the_topic(tmp_path: Path) -> None:
+    """Kafka down: the stream answers at once with the reason (the page shows "interrupted"
+    and the browser's EventSource retries), never a traceback or a hung request."""
+    import socket
+
+    with socket.socket() as probe:  # a loopback port that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    settings = ApiSettings(
+        kafka_bootstrap=f"127.0.0.1:{closed}",
+        http_port=0,
+        state_dir=tmp_path,
+        api_tokens=SecretStr(f"viewer={VIEWER}"),
+    )
+    server, api = build_server(settings)
+    await server.start()
+    try:
+        async with httpx.AsyncClient(timeout=60) as client:
+            answer = await client.get(
+                f"http://127.0.0.1:{server.port}/v1/alerts/stream",
+                headers={"Authorization": f"Bearer {VIEWER}"},
+            )
+        assert answer.status_code == 503, answer.text
+        assert settings.topic_alerts in answer.json()["error"]
+    finally:
+        await server.stop()
+        api.store.close()

@@ -231,3 +231,28 @@ async def browser_pages() -> AsyncIterator[Any]:
             yield browser
         finally:
             await browser.close()
+
+
+#: axe-core from npm (tests/web/axe/package.json, pinned by its lock file; `make axe`).
+AXE_SCRIPT = Path(__file__).parents[1] / "web" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+#: The rule sets checked: WCAG 2.0-2.2 A and AA, and axe's best practices.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+
+
+async def with_axe(context: Any) -> None:
+    """Loads axe-core into every page of ``context`` before the page's own scripts. An init
+    script is not subject to the page's Content-Security-Policy, so the CSP stays on."""
+    if not AXE_SCRIPT.is_file():
+        unavailable(f"axe-core is not installed at {AXE_SCRIPT} (`make axe`, npm)")
+    await context.add_init_script(path=str(AXE_SCRIPT))
+
+
+async def axe_violations(page: Any) -> list[str]:
+    """What axe-core finds wrong on the page: one line per rule, with the elements."""
+    found = await page.evaluate(
+        "(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}})", AXE_TAGS
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
+        for v in found["violations"]
+    ]

@@ -30,10 +30,11 @@ from tests.support.workspace import (
     alert_of,
     api_server,
     api_settings,
-    browser_pages,
+    axe_violations,
     fetcher_health_server,
     seed_archive,
     shipped_rules,
+    with_axe,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -65,12 +66,6 @@ async def site(
         settings = api_settings(tmp, kafka, rules, fetcher.port)
         with api_server(settings) as api:
             yield Site(f"http://127.0.0.1:{api.port}", seeded, rules, kafka)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Any]:
-    async for launched in browser_pages():
-        yield launched
 
 
 @pytest.fixture
@@ -331,3 +326,83 @@ async def test_sources_show_health_from_the_fetcher_and_articles_per_day(
     assert "healthy" in await good.locator(".health").inner_text()
     archived = await page.locator('tr[data-source="test-source"] .articles').inner_text()
     assert int(archived) >= 6
+
+
+async def test_every_page_passes_axe_with_labelled_controls(browser: Any, site: Site) -> None:
+    """axe-core's WCAG 2.x A/AA and best-practice rules (labels, names, contrast, landmarks,
+    target sizes) on every page of the workspace, anonymous and logged in as an editor."""
+    context = await browser.new_context()
+    await with_axe(context)
+    page = await context.new_page()
+    try:
+        await page.goto(f"{site.base}/login")
+        problems = {"/login": await axe_violations(page)}
+        await page.fill("#token", EDITOR)
+        await page.click("#login")
+        await page.wait_for_load_state()
+        oped = site.seeded.oped.article_id
+        for path in ("/alerts", f"/articles/{oped}", "/search?q=nato", "/search?q=nato+AND+(",
+                     "/rules", "/rules/indivisible-security/edit", "/rules/new",
+                     "/trends?theme=nato-expansion&group=country", "/actors/org:nato",
+                     "/sources", "/articles/no-such-article"):  # fmt: skip
+            await page.goto(f"{site.base}{path}")
+            await page.wait_for_load_state("networkidle")
+            problems[path] = await axe_violations(page)
+        await page.goto(f"{site.base}/rules/indivisible-security/edit")
+        await page.click("#preview")  # the preview and its alerts
+        await page.wait_for_selector("#preview-result")
+        problems["the backtest preview"] = await axe_violations(page)
+        await page.goto(f"{site.base}/alerts?rule=indivisible-security")
+        await page.locator("li.alert button.ack").click()  # triaged alerts keep contrast
+        await page.wait_for_load_state()
+        await page.locator("li.alert button.mute-rule").click()
+        await page.wait_for_load_state()
+        assert await page.locator("li.alert.acknowledged.muted").count() == 1
+        problems["triaged alerts"] = await axe_violations(page)
+        await page.locator('li.mute[data-rule="indivisible-security"] button.unmute').click()
+        await page.wait_for_load_state()
+    finally:
+        await context.close()
+    assert not {where: found for where, found in problems.items() if found}, problems
+
+
+async def test_keyboard_alone_logs_in_skips_to_content_and_filters(page: Any, site: Site) -> None:
+    """Tab order reaches each control with a visible focus ring; Enter submits; the skip link
+    jumps over the navigation."""
+
+    async def tab_to(selector: str, most: int = 40) -> list[str]:
+        passed = []
+        for _ in range(most):
+            await page.keyboard.press("Tab")
+            focused = await page.evaluate(
+                """(wanted) => { const el = document.activeElement;
+                     const style = getComputedStyle(el);
+                     return {hit: el.matches(wanted), ring: el.matches(':focus-visible')
+                               && style.outlineStyle !== 'none' && style.outlineWidth !== '0px',
+                             what: el.tagName + (el.id ? '#' + el.id : '')
+                               + (el.name ? '[' + el.name + ']' : '')}; }""",
+                selector,
+            )
+            assert focused["ring"], f"no visible focus on {focused['what']}"
+            passed.append(focused["what"])
+            if focused["hit"]:
+                return passed
+        raise AssertionError(f"{selector} not reached by Tab; passed {passed}")
+
+    await page.goto(f"{site.base}/alerts")
+    await tab_to("#token")
+    await page.keyboard.type(VIEWER)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{site.base}/alerts")
+    await tab_to("a.skip", most=1)
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "main"
+    passed = await tab_to('#alert-filters input[name="rule"]')
+    assert not any(p.startswith("A") for p in passed), f"the skip link skipped the nav: {passed}"
+    await page.keyboard.type("indivisible-security")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url("**/alerts?rule=indivisible-security*")
+    assert await page.locator("#alert-list > li.alert").count() == 1
+    await tab_to("#alert-list a.article-link")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"**/articles/{site.seeded.oped.article_id}")

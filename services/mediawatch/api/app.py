@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 from multidict import MultiMapping
 from pydantic import BaseModel, ValidationError
 
@@ -340,9 +341,16 @@ class Api:
         params = query_params(AlertStreamParams, request.query)
         resume = _positions(request.headers.get("Last-Event-ID"))
         topic = self.settings.topic_alerts
-        partitions = [TopicPartition(topic, n) for n in await partitions_of(self.settings, topic)]
         reader = consumer(self.settings, group_id=None, auto_offset_reset="earliest")
-        await reader.start()
+        try:
+            numbers = await partitions_of(self.settings, topic)
+            await reader.start()
+        except KafkaError as exc:  # the page says so and the browser retries; no traceback
+            log.warning("alert stream: Kafka unreachable", extra={"error": str(exc)})
+            await reader.stop()
+            error = ErrorBody(error=f"the alerts topic {topic!r} cannot be read: {exc}")
+            return _json(error, 503)
+        partitions = [TopicPartition(topic, n) for n in numbers]
         try:
             reader.assign(partitions)
             ends = await reader.end_offsets(partitions)
