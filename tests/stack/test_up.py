@@ -15,6 +15,7 @@ import pytest
 
 from mediawatch.runtime.auth import TokensFile
 from mediawatch.runtime.settings import KafkaSettings
+from mediawatch.stack.up import child_environment
 from tests.support.environment import REPOSITORY
 from tests.support.stack import interrupt, start_up, tagged_while_running
 
@@ -135,3 +136,18 @@ async def test_up_stops_by_itself_after_duration(
     assert "duration reached" in output
     assert "mediawatch stopped." in output
     assert "metrics" in output and "mediawatch alerts tail" in output
+
+
+def test_an_exported_app_id_names_each_stream_service_under_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two stacks on one broker: MEDIAWATCH_APP_ID=desk-a gives desk-a-tagger and
+    desk-a-alerter (never one id for both); without it the services keep their defaults."""
+    monkeypatch.delenv("MEDIAWATCH_APP_ID", raising=False)
+    ids = {s: child_environment(s, "127.0.0.1:9092", tmp_path, 8080).get("MEDIAWATCH_APP_ID")
+           for s in ("tagger", "alerter", "fetcher")}  # fmt: skip
+    assert ids == {"tagger": None, "alerter": None, "fetcher": None}
+    monkeypatch.setenv("MEDIAWATCH_APP_ID", "desk-a")
+    ids = {s: child_environment(s, "127.0.0.1:9092", tmp_path, 8080).get("MEDIAWATCH_APP_ID")
+           for s in ("tagger", "alerter", "fetcher")}  # fmt: skip
+    assert ids == {"tagger": "desk-a-tagger", "alerter": "desk-a-alerter", "fetcher": None}

@@ -47,7 +47,11 @@ async def start_up(
     cwd: Path,
 ) -> asyncio.subprocess.Process:
     """``mediawatch up`` (``command`` runs the CLI) against the session broker."""
+    # Its own stack id: the faust services' groups, tables and internal topics are not
+    # namespaced by the topic names, and an earlier test's tables would remember its articles.
+    stack_id = f"test-{random.randrange(1 << 32):08x}"
     env = env | settings_environment(settings) | {"COLUMNS": "200"}
+    env["MEDIAWATCH_APP_ID"] = stack_id
     env["MEDIAWATCH_TOPIC_NOTIFICATIONS_RETRY"] = f"{settings.topic_alerts}.retry"
     return await asyncio.create_subprocess_exec(
         *command, "up", "--no-broker", "--state-dir", str(state_dir),

@@ -92,6 +92,12 @@ def child_environment(
         variable = f"{ENV_PREFIX}{name.upper()}"
         if name in fields and variable not in os.environ:
             env[variable] = value
+    # An exported MEDIAWATCH_APP_ID names the stack: each stream service gets its own id
+    # under it, so that two stacks on one broker share no consumer group, table changelog
+    # or internal topic (and the tagger and the alerter never share one).
+    stack_id = os.environ.get(f"{ENV_PREFIX}APP_ID")
+    if stack_id and "app_id" in fields:
+        env[f"{ENV_PREFIX}APP_ID"] = f"{stack_id}-{service}"
     return env
 
 
