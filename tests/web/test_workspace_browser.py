@@ -133,6 +133,30 @@ async def test_live_alerts_arrive_over_the_stream_filtered_with_evidence_and_lin
     assert (await page.inner_text("#meta-genre")).startswith("opinion")
 
 
+async def test_a_live_alert_carries_the_editors_triage_forms_and_its_mute_is_stored(
+    page: Any, site: Site
+) -> None:
+    """A live alert is the page's own list item (one template): for an editor it has the
+    acknowledge and mute forms, with a working CSRF token."""
+    await login(page, site, EDITOR, "/alerts?severity=critical")
+    await page.wait_for_selector("#live-status.connected", timeout=30_000)
+    arriving = alert_of("live-mute-rule", site.seeded.oped, Severity.CRITICAL, 0)
+    await produce(site.kafka, site.kafka.topic_alerts,
+                  [(arriving.alert_id.encode(), arriving.to_json(), None)])  # fmt: skip
+    fresh = page.locator(f'li.alert.fresh[data-alert-id="{arriving.alert_id}"]')
+    await fresh.wait_for(timeout=30_000)
+    assert await fresh.locator("button.ack").count() == 1
+    assert "Mute live-mute-rule for" in (
+        await fresh.locator("form.mute select").get_attribute("aria-label") or ""
+    )
+    await fresh.locator("button.mute-rule").click()
+    await page.wait_for_url("**/alerts?severity=critical")
+    await page.reload()
+    assert await page.locator('li.mute[data-rule="live-mute-rule"]').count() == 1, "stored"
+    await page.locator('li.mute[data-rule="live-mute-rule"] button.unmute').click()
+    await page.wait_for_load_state()
+
+
 async def test_filters_by_theme_actor_country_and_genre(page: Any, site: Site) -> None:
     await login(page, site, VIEWER)
     total = await page.locator("#alert-list > li.alert").count()

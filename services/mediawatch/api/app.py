@@ -13,6 +13,7 @@ import csv
 import io
 import logging
 import typing
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -258,14 +259,21 @@ class Api:
             )
             kept = [a for a in found if params.admits(a)][: params.limit]
             acks = self.store.alert_triage([a.alert_id for a in kept])
-            mutes = self.store.rule_mutes(datetime.now(UTC))
             return AlertsBody(
                 alerts=kept,
                 acknowledged={k: AckBody.model_validate(v.__dict__) for k, v in acks.items()},
-                muted_rules={k: RuleMuteBody.model_validate(v.__dict__) for k, v in mutes.items()},
+                muted_rules=self._muted_now(),
             )
 
         return await asyncio.to_thread(read)
+
+    def _muted_now(self) -> dict[str, RuleMuteBody]:
+        mutes = self.store.rule_mutes(datetime.now(UTC))
+        return {k: RuleMuteBody.model_validate(v.__dict__) for k, v in mutes.items()}
+
+    async def muted_rules(self) -> dict[str, RuleMuteBody]:
+        """The rules muted now, by rule id."""
+        return await asyncio.to_thread(self._muted_now)
 
     async def acknowledge(self, request: web.Request) -> web.Response:
         alert_id = request.match_info["alert_id"]
@@ -335,10 +343,20 @@ class Api:
         return SourcesBody(since=since, fetchers=asked, sources=rows)
 
     async def alerts_stream(self, request: web.Request) -> web.StreamResponse:
-        """New alerts as Server-Sent Events, read from the alerts topic. Each event's id holds
-        the topic position after it; a client that reconnects with it in ``Last-Event-ID``
-        gets every alert after that one, none twice."""
+        """New alerts as Server-Sent Events of their JSON (see :meth:`stream_alerts`)."""
         params = query_params(AlertStreamParams, request.query)
+        return await self.stream_alerts(request, params, _json_of_alert)
+
+    async def stream_alerts(
+        self,
+        request: web.Request,
+        params: AlertStreamParams,
+        data_of: Callable[[Alert], Awaitable[str]],
+    ) -> web.StreamResponse:
+        """New alerts as Server-Sent Events, read from the alerts topic; ``data_of`` writes
+        an event's data (the API's JSON, the workspace's rendered list item). Each event's id
+        holds the topic position after it; a client that reconnects with it in
+        ``Last-Event-ID`` gets every alert after that one, none twice."""
         resume = _positions(request.headers.get("Last-Event-ID"))
         topic = self.settings.topic_alerts
         reader = consumer(self.settings, group_id=None, auto_offset_reset="earliest")
@@ -380,11 +398,9 @@ class Api:
                         if alert is None or not params.admits(alert):
                             continue
                         event_id = ",".join(f"{p}:{o}" for p, o in sorted(positions.items()))
-                        await response.write(
-                            f"id: {event_id}\nevent: alert\ndata: ".encode()
-                            + alert.to_json()
-                            + b"\n\n"
-                        )
+                        data = await data_of(alert)
+                        lines = "".join(f"data: {line}\n" for line in data.splitlines())
+                        await response.write(f"id: {event_id}\nevent: alert\n{lines}\n".encode())
                         quiet_since = now
         except (ConnectionResetError, asyncio.CancelledError):
             raise asyncio.CancelledError from None
@@ -486,6 +502,10 @@ def _positions(header: str | None) -> dict[int, int]:
             )
         positions[int(partition)] = int(offset)
     return positions
+
+
+async def _json_of_alert(alert: Alert) -> str:
+    return alert.to_json().decode()
 
 
 def _alert_of(value: bytes | None) -> Alert | None:

@@ -33,13 +33,19 @@ from pydantic import ValidationError
 from mediawatch.alerter.backtest import backtest
 from mediawatch.alerter.rules import RulesError, load_rules
 from mediawatch.api.app import Api, BadRequest, check_query, query_params
-from mediawatch.api.models import AlertParams, MuteBody, SearchParams
+from mediawatch.api.models import (
+    AlertParams,
+    AlertsBody,
+    AlertStreamParams,
+    MuteBody,
+    SearchParams,
+)
 from mediawatch.api.web import highlight, rules_file
 from mediawatch.archiver.store import ArticleFilters, TrendGroup, every_article
 from mediawatch.runtime.auth import AuthError, Role
 from mediawatch.runtime.http import PRINCIPAL, SESSION, ServiceHttpServer
 from mediawatch.runtime.sessions import CSRF_FIELD, SESSION_COOKIE, SessionStore
-from mediawatch.schemas import ArticleTagged
+from mediawatch.schemas import Alert, ArticleTagged
 
 #: The policy of every response: nothing inline, nothing from elsewhere, never framed.
 CONTENT_SECURITY_POLICY = (
@@ -233,6 +239,34 @@ class Workspace:
             stream_query=stream,
             mute_choices=MUTE_CHOICES,
         )
+
+    async def live_alerts(self, request: web.Request) -> web.StreamResponse:
+        """The alert list's live updates: each new alert its filters admit, as the list item
+        the page itself renders (``_alert.html``, the one template of an alert), with the
+        triage forms this visitor may use."""
+        try:
+            params = query_params(AlertStreamParams, request.query)
+        except BadRequest as exc:
+            return self.render(
+                request, "error.html", 400, title="Bad filter", message=exc.body.error
+            )
+        principal, session = request[PRINCIPAL], request.get(SESSION)
+        item = self.templates.get_template("_alert.html")
+        back = f"/alerts?{request.query_string}" if request.query_string else "/alerts"
+
+        async def item_of(alert: Alert) -> str:
+            page = AlertsBody(alerts=[alert], muted_rules=await self.api.muted_rules())
+            return item.render(
+                alert=alert,
+                page=page,
+                can_edit=principal.has(Role.EDITOR),
+                csrf_token=session.csrf_token if session else "",
+                csrf_field=CSRF_FIELD,
+                path=back,
+                mute_choices=MUTE_CHOICES,
+            )
+
+        return await self.api.stream_alerts(request, params, item_of)
 
     async def acknowledge(self, request: web.Request) -> web.StreamResponse:
         form = await request.post()
@@ -551,6 +585,7 @@ def add_workspace(server: ServiceHttpServer, api: Api) -> Workspace:
         ("POST", "/logout", workspace.logout, Role.VIEWER),
         ("GET", "/static/{name:.+}", workspace.static, None),
         ("GET", "/alerts", workspace.alerts, Role.VIEWER),
+        ("GET", "/alerts/live", workspace.live_alerts, Role.VIEWER),
         ("POST", "/alerts/{alert_id}/ack", workspace.acknowledge, Role.EDITOR),
         ("POST", "/mute", workspace.mute, Role.EDITOR),
         ("GET", "/articles/{article_id}", workspace.article, Role.VIEWER),

@@ -1,65 +1,10 @@
 // The workspace's progressive enhancement: live alerts over the SSE stream, the query check
 // as you type, and the charts. Every page works without it. No inline script anywhere (the
-// Content-Security-Policy forbids it); elements are built with textContent, never innerHTML.
+// Content-Security-Policy forbids it). Elements are built with textContent; the one exception
+// is a live alert, which arrives as the server's own escaped rendering of the list item.
 "use strict";
 
-function el(tag, attributes, text) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-}
-
-function when(iso) {
-  const d = new Date(iso);
-  return d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
-}
-
 // -- live alerts ---------------------------------------------------------------------------
-function alertItem(alert) {
-  const item = el("li", {
-    class: `alert severity-${alert.severity} fresh`,
-    "data-alert-id": alert.alert_id,
-    "data-rule": alert.rule_id,
-  });
-  const head = el("div", { class: "alert-head" });
-  head.append(
-    el("span", { class: "badge" }, alert.severity),
-    el("a", { class: "rule", href: `/alerts?rule=${encodeURIComponent(alert.rule_id)}` }, alert.rule_id),
-    el("span", { class: "summary" }, alert.summary),
-    el("time", {}, when(alert.fired_at)),
-  );
-  item.append(head);
-  const articles = el("ul", { class: "alert-articles" });
-  for (const a of (alert.articles || []).slice(0, 5)) {
-    const row = el("li");
-    row.append(el("a", { class: "article-link", href: `/articles/${encodeURIComponent(a.article_id)}` }, a.title || a.article_id));
-    const meta = [a.source.name || a.source.id, a.source.country, a.genre].filter(Boolean).join(" · ");
-    row.append(el("span", { class: "meta" }, ` ${meta}`));
-    for (const e of (a.evidence || []).slice(0, 2)) row.append(el("blockquote", { class: "evidence" }, e.sentence || e.text));
-    articles.append(row);
-  }
-  item.append(articles);
-  const list = document.getElementById("alert-list");
-  if (list && list.dataset.canEdit === "true") {
-    const form = el("form", { method: "post", action: `/alerts/${encodeURIComponent(alert.alert_id)}/ack` });
-    form.append(
-      el("input", { type: "hidden", name: "csrf_token", value: csrfToken() }),
-      el("input", { type: "hidden", name: "back", value: location.pathname + location.search }),
-      el("button", { type: "submit", class: "ack" }, "Acknowledge"),
-    );
-    const triage = el("div", { class: "triage" });
-    triage.append(form);
-    item.append(triage);
-  }
-  return item;
-}
-
-function csrfToken() {
-  const meta = document.querySelector('meta[name="csrf-token"]');
-  return meta ? meta.content : "";
-}
-
 function startLiveAlerts() {
   const status = document.getElementById("live-status");
   const list = document.getElementById("alert-list");
@@ -74,11 +19,14 @@ function startLiveAlerts() {
     status.classList.remove("connected");
   });
   source.addEventListener("alert", (event) => {
-    const alert = JSON.parse(event.data);
-    if (list.querySelector(`[data-alert-id="${CSS.escape(alert.alert_id)}"]`)) return;
+    const holder = document.createElement("template");
+    holder.innerHTML = event.data; // _alert.html, rendered and escaped by the server
+    const item = holder.content.querySelector("li.alert");
+    if (!item || list.querySelector(`[data-alert-id="${CSS.escape(item.dataset.alertId)}"]`)) return;
     const empty = document.getElementById("no-alerts");
     if (empty) empty.remove();
-    list.prepend(alertItem(alert));
+    item.classList.add("fresh");
+    list.prepend(item);
   });
 }
 
