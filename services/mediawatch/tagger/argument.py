@@ -14,7 +14,9 @@ op-ed a defended state is often the object of hostile verbs ("NATO wants to cont
    whose genre nobody labelled is read as argumentative when its own voice evaluates.
 3. **Sides.** In an argumentative article, a target portrayed negatively in a sentence where
    an actor the author criticises is the hostile party ("the U.S.-led allies launched a hybrid
-   war against Russia") is the victim of that actor, and the author's sympathy goes to it. A
+   war against Russia") is the victim of that actor, and the author's sympathy goes to it.
+   Conversely, an actor whose hostile action ("contain", "weaken", "to end") targets a side
+   the author then supports is the author's adversary, however calm its sentence. A
    speaker the author adopts shares the author's side.
 
 Each result keeps its evidence (the mentions that carried it) and a short reason.
@@ -251,10 +253,50 @@ def _take_sides(
                 continue
             c.score = -c.score * 0.6
             c.why = f"object of hostility by {agent.mention.target[1]}"
+    # With the victims known, who acts against them is the author's adversary.
+    sympathies = _scores(contributions)
+    for group in by_sentence.values():
+        _mark_aggressors(group, sympathies)
     for c in contributions:
         if c.voice == "adopted" and c.mention.target[0] == "actor" and _is_speaker(c.mention):
             c.score, c.weight = ADOPTED_SPEAKER, 1.0
             c.why = "speaker the author adopts"
+
+
+#: Verbs of hostile action between an agent and its object ("NATO seeks to contain China",
+#: "Washington wants to weaken Russia").
+_HOSTILE_ACTION = re.compile(
+    r"\b(?:contain(?:s|ed|ing|ment)?|encircl\w*|weaken\w*|isolat\w*|sanction\w*|"
+    r"undermin\w*|suppress\w*|destabili[sz]\w*|provok\w*|threaten\w*|attack\w*|"
+    r"punish\w*|humiliat\w*|defeat\w*|to end|bring down|brought down)\b",
+    re.IGNORECASE,
+)
+
+
+def _mark_aggressors(
+    group: Sequence[_Contribution], scores: Mapping[tuple[str, str], float]
+) -> None:
+    """An agent of hostile action against a target the author supports is the author's
+    adversary, whatever the tone of its sentence ("the key states of NATO are motivated to
+    end Russia as a great power and contain China's rise")."""
+    for agent in group:
+        if agent.voice != "author" or agent.weight == 0 or agent.mention.target[0] != "actor":
+            continue
+        for other in group:
+            if other.mention.target == agent.mention.target or not _acts_on(
+                agent.mention, other.mention
+            ):
+                continue
+            if scores.get(other.mention.target, 0.0) < ARGUMENT_BAND:
+                continue
+            between = agent.mention.sentence[
+                agent.mention.span.end - agent.mention.sentence_start : other.mention.span.start
+                - other.mention.sentence_start
+            ]
+            if _HOSTILE_ACTION.search(between):
+                agent.score = -max(abs(agent.score), ADOPTED_SPEAKER)
+                agent.why = f"acts against {other.mention.target[1]}, whom the author supports"
+                break
 
 
 def _is_speaker(mention: ScoredMention) -> bool:
