@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import re
-import sys
 from pathlib import Path
 
 import httpx
@@ -17,29 +16,20 @@ from mediawatch.runtime.auth import TokensFile
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.stack.up import child_environment
 from tests.support.environment import REPOSITORY
-from tests.support.stack import interrupt, start_up, tagged_while_running
+from tests.support.stack import (
+    MEDIAWATCH,
+    interrupt,
+    push_example_of,
+    service_logs,
+    start_up,
+    tagged_while_running,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-MEDIAWATCH = [sys.executable, "-c", "from mediawatch.cli.main import main; main()"]
-PUSH_EXAMPLE = re.compile(
-    r"push an article: curl -X POST (\S+) -H 'Authorization: Bearer (mw_[0-9a-f]{8}_\S+)'"
-)
 SEARCH_EXAMPLE = re.compile(
     r"search the archive: curl -G (\S+) -H 'Authorization: Bearer (mw_[0-9a-f]{8}_\S+)'"
 )
-
-
-async def push_example_of(process: asyncio.subprocess.Process) -> tuple[str, str, str]:
-    """What `up` printed up to its push example, the example's URL and token."""
-    assert process.stdout is not None
-    printed = ""
-    async with asyncio.timeout(180):
-        while not (found := PUSH_EXAMPLE.search(printed)):
-            line = await process.stdout.readline()
-            assert line, f"up ended before printing the push example:\n{printed}"
-            printed += line.decode()
-    return printed, found.group(1), found.group(2)
 
 
 async def up(settings: KafkaSettings, tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
@@ -97,9 +87,7 @@ async def test_up_tags_the_samples_and_stops_on_sigint(
     still_running = process.returncode is None
     output = printed + await interrupt(process)
     logs = tmp_path / "state" / "logs"
-    detail = output + "".join(
-        f"\n--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(logs.glob("*.log"))
-    )
+    detail = output + service_logs(tmp_path / "state")
     assert still_running, detail
     assert tagged >= 5, detail
     assert process.returncode == 0, detail

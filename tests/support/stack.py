@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import signal
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,6 +15,31 @@ from mediawatch.runtime.kafka import consumer, topic_partitions
 from mediawatch.runtime.settings import KafkaSettings
 from mediawatch.stack.broker import port_answers
 from tests.support.environment import settings_environment
+
+#: The CLI, run by this interpreter.
+MEDIAWATCH = [sys.executable, "-c", "from mediawatch.cli.main import main; main()"]
+#: The push example `up` prints last among its addresses: the URL and the ingest token.
+PUSH_EXAMPLE = re.compile(
+    r"push an article: curl -X POST (\S+) -H 'Authorization: Bearer (mw_[0-9a-f]{8}_\S+)'"
+)
+
+
+async def push_example_of(process: asyncio.subprocess.Process) -> tuple[str, str, str]:
+    """What `up` printed up to its push example, the example's URL and token."""
+    assert process.stdout is not None
+    printed = ""
+    async with asyncio.timeout(180):
+        while not (found := PUSH_EXAMPLE.search(printed)):
+            line = await process.stdout.readline()
+            assert line, f"up ended before printing the push example:\n{printed}"
+            printed += line.decode()
+    return printed, found.group(1), found.group(2)
+
+
+def service_logs(state_dir: Path) -> str:
+    """The end of each service's log under `up`'s state directory, for a failure's report."""
+    logs = sorted((state_dir / "logs").glob("*.log"))
+    return "".join(f"\n--- {p.name}\n{p.read_text()[-3000:]}" for p in logs)
 
 
 def free_offset() -> int:

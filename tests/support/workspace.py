@@ -204,6 +204,16 @@ def api_server(settings: ApiSettings) -> ServedInThread:
     return ServedInThread(start)
 
 
+async def log_in(page: Any, base: str, token: str, then: str) -> None:
+    """Through the login form, as an analyst does: ``then`` sends an anonymous visitor to
+    it, and the form brings them back."""
+    await page.goto(f"{base}{then}")
+    assert "/login" in page.url, "an anonymous visitor is sent to the login form"
+    await page.fill("#token", token)
+    await page.click("#login")
+    await page.wait_for_url(f"{base}{then}")
+
+
 def chromium_path() -> str:
     found = shutil.which("chromium")
     if found is None:

@@ -102,16 +102,20 @@ def test_an_op_ed_sides_with_the_object_of_hostility_by_an_actor_it_criticises()
     assert article.stances("news")["cn"] != StanceLabel.SUPPORTIVE
 
 
+#: A calmly worded hostile plan, which the sentence model reads as positive toward its agent.
+PLAN_AGAINST_RUSSIA = (
+    "The alliance's planners are motivated to end Russia as a great power.",
+    {"planners": ("nato", 0.5), "Russia": ("ru", 0.0)},
+)
+
+
 def test_an_op_ed_opposes_whoever_acts_against_the_side_it_defends() -> None:
     """The sentence model reads the agent of a calmly worded hostile plan as positive; the
     article is still against it, because its object is the side the author defends."""
     article = (
         _Article()
         .add("Russia has been a reliable partner.", {"Russia": ("ru", 0.7)})
-        .add(
-            "The alliance's planners are motivated to end Russia as a great power.",
-            {"planners": ("nato", 0.5), "Russia": ("ru", 0.0)},
-        )
+        .add(*PLAN_AGAINST_RUSSIA)
         .add("Norway trades fish with Russia.", {"Norway": ("no", 0.3), "Russia": ("ru", 0.1)})
     )
     stances = article.stances("opinion")
@@ -120,12 +124,7 @@ def test_an_op_ed_opposes_whoever_acts_against_the_side_it_defends() -> None:
     assert stances["no"] == StanceLabel.SUPPORTIVE, "no hostile action: its own tone stands"
     # A plan against a target the author does not support is not taken as the author's foe.
     neutral = (
-        _Article()
-        .add("Russia held elections.", {"Russia": ("ru", 0.0)})
-        .add(
-            "The alliance's planners are motivated to end Russia as a great power.",
-            {"planners": ("nato", 0.5), "Russia": ("ru", 0.0)},
-        )
+        _Article().add("Russia held elections.", {"Russia": ("ru", 0.0)}).add(*PLAN_AGAINST_RUSSIA)
     )
     assert neutral.stances("opinion")["nato"] == StanceLabel.SUPPORTIVE
     # News takes no sides.

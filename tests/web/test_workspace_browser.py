@@ -32,6 +32,7 @@ from tests.support.workspace import (
     api_settings,
     axe_violations,
     fetcher_health_server,
+    log_in,
     seed_archive,
     shipped_rules,
     with_axe,
@@ -83,14 +84,6 @@ async def page(browser: Any, site: Site) -> AsyncIterator[Any]:
     assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
 
 
-async def login(page: Any, site: Site, token: str, then: str = "/alerts") -> None:
-    await page.goto(f"{site.base}{then}")
-    assert "/login" in page.url, "an anonymous visitor is sent to the login form"
-    await page.fill("#token", token)
-    await page.click("#login")
-    await page.wait_for_url(f"{site.base}{then}")
-
-
 async def test_login_sets_a_strict_httponly_session_cookie_and_a_bad_token_is_refused(
     page: Any, site: Site
 ) -> None:
@@ -98,7 +91,7 @@ async def test_login_sets_a_strict_httponly_session_cookie_and_a_bad_token_is_re
     await page.fill("#token", "mw_00000000_not-a-real-token-at-all-no")
     await page.click("#login")
     assert "unknown bearer token" in await page.inner_text("#login-error")
-    await login(page, site, VIEWER)
+    await log_in(page, site.base, VIEWER, "/alerts")
     cookies = {c["name"]: c for c in await page.context.cookies()}
     session = cookies["mw_session"]
     assert session["httpOnly"] is True
@@ -113,7 +106,7 @@ async def test_login_sets_a_strict_httponly_session_cookie_and_a_bad_token_is_re
 async def test_live_alerts_arrive_over_the_stream_filtered_with_evidence_and_links(
     page: Any, site: Site
 ) -> None:
-    await login(page, site, VIEWER, "/alerts?severity=critical")
+    await log_in(page, site.base, VIEWER, "/alerts?severity=critical")
     listed = page.locator("#alert-list > li.alert")
     assert await listed.count() == 2, "the two critical alerts of the archive"
     await page.wait_for_selector("#live-status.connected", timeout=30_000)
@@ -138,7 +131,7 @@ async def test_a_live_alert_carries_the_editors_triage_forms_and_its_mute_is_sto
 ) -> None:
     """A live alert is the page's own list item (one template): for an editor it has the
     acknowledge and mute forms, with a working CSRF token."""
-    await login(page, site, EDITOR, "/alerts?severity=critical")
+    await log_in(page, site.base, EDITOR, "/alerts?severity=critical")
     await page.wait_for_selector("#live-status.connected", timeout=30_000)
     arriving = alert_of("live-mute-rule", site.seeded.oped, Severity.CRITICAL, 0)
     await produce(site.kafka, site.kafka.topic_alerts,
@@ -158,7 +151,7 @@ async def test_a_live_alert_carries_the_editors_triage_forms_and_its_mute_is_sto
 
 
 async def test_filters_by_theme_actor_country_and_genre(page: Any, site: Site) -> None:
-    await login(page, site, VIEWER)
+    await log_in(page, site.base, VIEWER, "/alerts")
     total = await page.locator("#alert-list > li.alert").count()
     assert total == 3
     oped_alert = f"indivisible-security:{site.seeded.oped.article_id}"
@@ -183,7 +176,7 @@ async def test_filters_by_theme_actor_country_and_genre(page: Any, site: Site) -
 
 
 async def test_an_editor_acknowledges_and_mutes_and_both_are_stored(page: Any, site: Site) -> None:
-    await login(page, site, EDITOR)
+    await log_in(page, site.base, EDITOR, "/alerts")
     target = page.locator('li.alert[data-alert-id="nato-expansion-spike:nato-1"]')
     await target.locator("button.ack").click()
     await page.wait_for_load_state()
@@ -202,7 +195,7 @@ async def test_an_editor_acknowledges_and_mutes_and_both_are_stored(page: Any, s
 
 
 async def test_a_viewer_cannot_change_anything(page: Any, site: Site) -> None:
-    await login(page, site, VIEWER)
+    await log_in(page, site.base, VIEWER, "/alerts")
     assert await page.locator("button.ack").count() == 0
     await page.goto(f"{site.base}/rules/indivisible-security/edit")
     assert "role 'editor'" in await page.inner_text("#error-message")
@@ -210,7 +203,7 @@ async def test_a_viewer_cannot_change_anything(page: Any, site: Site) -> None:
 
 async def test_the_article_view_marks_every_tag_at_its_span(page: Any, site: Site) -> None:
     oped = site.seeded.oped
-    await login(page, site, VIEWER, f"/articles/{oped.article_id}")
+    await log_in(page, site.base, VIEWER, f"/articles/{oped.article_id}")
     text = await page.inner_text("#article-text")
     assert text == oped.text, "the tagged text, unchanged by the markup"
     for kind, spans in (
@@ -243,7 +236,7 @@ async def test_the_article_view_marks_every_tag_at_its_span(page: Any, site: Sit
 
 
 async def test_near_duplicates_and_reprints_link_both_ways(page: Any, site: Site) -> None:
-    await login(page, site, VIEWER, "/articles/nato-0")
+    await log_in(page, site.base, VIEWER, "/articles/nato-0")
     assert "reprint-0" in await page.inner_html("#reprints")
     await page.goto(f"{site.base}/articles/reprint-0")
     assert "Title of nato-0" in await page.inner_text("#reprint-of")
@@ -252,7 +245,7 @@ async def test_near_duplicates_and_reprints_link_both_ways(page: Any, site: Site
 async def test_search_checks_the_query_as_you_type_then_pages_and_exports(
     page: Any, site: Site
 ) -> None:
-    await login(page, site, VIEWER, "/search")
+    await log_in(page, site.base, VIEWER, "/search")
     await page.type("#q", "nato AND (", delay=20)
     await page.wait_for_selector("#query-check.invalid", timeout=10_000)
     assert await page.get_attribute("#query-check", "data-position") == "10"
@@ -282,7 +275,7 @@ async def test_search_checks_the_query_as_you_type_then_pages_and_exports(
 async def test_the_rule_editor_validates_previews_a_backtest_and_saves(
     page: Any, site: Site
 ) -> None:
-    await login(page, site, EDITOR, "/rules")
+    await log_in(page, site.base, EDITOR, "/rules")
     assert "nato-expansion-spike" in await page.inner_text("#rules")
     row = page.locator('tr[data-rule="nato-expansion-spike"]')
     assert "matched" in await row.locator(".last-alerts").inner_text(), "its last alerts"
@@ -312,7 +305,7 @@ async def test_the_rule_editor_validates_previews_a_backtest_and_saves(
 
 
 async def test_trends_and_the_actor_page_draw_their_charts(page: Any, site: Site) -> None:
-    await login(page, site, VIEWER, "/trends")
+    await log_in(page, site.base, VIEWER, "/trends")
     await page.check('input[name="theme"][value="nato-expansion"]')
     await page.select_option('select[name="group"]', "country")
     await page.click("text=Show")
@@ -342,7 +335,7 @@ async def test_trends_and_the_actor_page_draw_their_charts(page: Any, site: Site
 async def test_sources_show_health_from_the_fetcher_and_articles_per_day(
     page: Any, site: Site
 ) -> None:
-    await login(page, site, VIEWER, "/sources")
+    await log_in(page, site.base, VIEWER, "/sources")
     broken = page.locator('tr[data-source="broken-feed"]')
     assert "failing" in await broken.locator(".health").inner_text()
     assert "HTTP 503" in await broken.locator(".last-error").inner_text()

@@ -15,7 +15,6 @@ import contextlib
 import os
 import re
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -26,13 +25,12 @@ import pytest
 from mediawatch.runtime.auth import Role, TokensFile
 from mediawatch.runtime.settings import KafkaSettings
 from tests.support.environment import REPOSITORY
-from tests.support.stack import interrupt, start_up
+from tests.support.stack import MEDIAWATCH, interrupt, push_example_of, service_logs, start_up
+from tests.support.workspace import log_in
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-MEDIAWATCH = [sys.executable, "-c", "from mediawatch.cli.main import main; main()"]
 OPED = Path(__file__).parents[1] / "tagger" / "fixtures" / "oped-indivisible.txt"
-PUSH = re.compile(r"push an article: curl -X POST (\S+) -H 'Authorization: Bearer (mw_\S+)'")
 WORKSPACE = re.compile(r"workspace\s+(http://127\.0\.0\.1:\d+)/ ")
 API_TOKEN = re.compile(r"API token\s+(mw_[0-9a-f]{8}_\S+) \(viewer")
 WIDTHS = (1280, 390)
@@ -41,30 +39,15 @@ WIDTHS = (1280, 390)
 class Running:
     """What ``up`` printed: where the workspace and the push route are, and the tokens."""
 
-    def __init__(self, printed: str, state: Path) -> None:
-        push, workspace, viewer = (
-            PUSH.search(printed),
-            WORKSPACE.search(printed),
-            API_TOKEN.search(printed),
-        )
-        assert push and workspace and viewer, f"up did not print its addresses:\n{printed}"
-        self.push_url, self.ingest_token = push.groups()
+    def __init__(self, printed: str, push_url: str, ingest_token: str, state: Path) -> None:
+        workspace, viewer = WORKSPACE.search(printed), API_TOKEN.search(printed)
+        assert workspace and viewer, f"up did not print its addresses:\n{printed}"
+        self.push_url, self.ingest_token = push_url, ingest_token
         self.base = workspace.group(1)
         self.viewer = viewer.group(1)
         # An editor, as an administrator adds one with `mediawatch tokens create --role editor`;
         # the API reads the tokens file again when it changes.
         self.editor = TokensFile(state / "tokens.json").create(Role.EDITOR)[1]
-
-
-async def printed_until_push_example(process: asyncio.subprocess.Process) -> str:
-    assert process.stdout is not None
-    printed = ""
-    async with asyncio.timeout(180):
-        while not PUSH.search(printed):
-            line = await process.stdout.readline()
-            assert line, f"up ended before printing the push example:\n{printed}"
-            printed += line.decode()
-    return printed
 
 
 async def until_ready(*urls: str, bound_s: float = 240) -> None:
@@ -117,13 +100,6 @@ async def shoot(page: Any, into: Path, name: str) -> list[Path]:
     return shots
 
 
-async def log_in(page: Any, base: str, token: str, then: str) -> None:
-    await page.goto(f"{base}{then}")
-    await page.fill("#token", token)
-    await page.click("#login")
-    await page.wait_for_url(f"{base}{then}")
-
-
 async def spans_of(page: Any, label: str) -> list[str]:
     """The tagged spans whose marks carry ``label``: neighbouring marks (one span cut into
     pieces where other spans overlap it) are joined into one."""
@@ -148,13 +124,6 @@ async def spans_of(page: Any, label: str) -> list[str]:
     return found
 
 
-async def stopped_with_logs(process: asyncio.subprocess.Process, state: Path) -> str:
-    """What up printed, and the end of each service's log: the report of a failure."""
-    printed = await interrupt(process)
-    logs = sorted((state / "logs").glob("*.log"))
-    return printed + "".join(f"\n--- {p.name}\n{p.read_text()[-3000:]}" for p in logs)
-
-
 async def test_the_founding_op_ed_through_the_stack_in_the_browser(
     kafka_settings: KafkaSettings, tmp_path: Path, browser: Any
 ) -> None:
@@ -164,7 +133,7 @@ async def test_the_founding_op_ed_through_the_stack_in_the_browser(
     shots: list[Path] = []
     context = None
     try:
-        stack = Running(await printed_until_push_example(process), state)
+        stack = Running(*await push_example_of(process), state)
         await until_ready(f"{stack.base}/readyz", stack.push_url.replace("/v1/articles", "/readyz"))
         context = await browser.new_context(viewport={"width": WIDTHS[0], "height": 900})
         page = await context.new_page()
@@ -242,7 +211,7 @@ async def test_the_founding_op_ed_through_the_stack_in_the_browser(
         assert await preview.count() == 1, await page.inner_text("main")
         shots += await shoot(page, tmp_path, "rule")
     except BaseException:
-        print(await stopped_with_logs(process, state))
+        print(await interrupt(process) + service_logs(state))
         raise
     finally:
         if context is not None:

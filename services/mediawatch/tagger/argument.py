@@ -289,11 +289,7 @@ def _mark_aggressors(
                 continue
             if scores.get(other.mention.target, 0.0) < ARGUMENT_BAND:
                 continue
-            between = agent.mention.sentence[
-                agent.mention.span.end - agent.mention.sentence_start : other.mention.span.start
-                - other.mention.sentence_start
-            ]
-            if _HOSTILE_ACTION.search(between):
+            if _HOSTILE_ACTION.search(_between(agent.mention, other.mention)):
                 agent.score = -max(abs(agent.score), ADOPTED_SPEAKER)
                 agent.why = f"acts against {other.mention.target[1]}, whom the author supports"
                 break
@@ -314,10 +310,14 @@ def _acts_on(agent: ScoredMention, other: ScoredMention) -> bool:
     it ("NATO and Russia"), as the object of what the agent does usually does."""
     if other.span.start <= agent.span.end:
         return False
-    between = agent.sentence[
+    return _COORDINATED.match(_between(agent, other)) is None
+
+
+def _between(agent: ScoredMention, other: ScoredMention) -> str:
+    """The words of their sentence from the end of ``agent`` to the start of ``other``."""
+    return agent.sentence[
         agent.span.end - agent.sentence_start : other.span.start - other.sentence_start
     ]
-    return _COORDINATED.match(between) is None
 
 
 def _explain(
