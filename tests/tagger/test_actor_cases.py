@@ -52,6 +52,11 @@ def test_actor_case(resolver: ActorResolver, case: dict[str, Any]) -> None:
         tag = next(t for t in found if t.name == name)
         assert tag.in_catalogue is False
         assert tag.actor_id.split(":", 1)[1]
+    for name in case.get("absent_names") or []:
+        assert name not in names, f"{name!r} found among {sorted(names)}"
+    for name in case.get("organisations") or []:
+        tag = next((t for t in found if t.name == name), None)
+        assert tag is not None and tag.type == "organisation", (name, tag)
     for name in case.get("sources") or []:
         assert name in sources, f"{name!r} not recorded as a source; sources {sorted(sources)}"
         assert name not in names

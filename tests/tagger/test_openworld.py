@@ -80,3 +80,54 @@ def test_outlets_the_list_lacks_are_sources_by_their_shape(resolver: ActorResolv
     roles = {t.name: t.role for t in resolver.resolve(text)}
     assert roles.get("Kirkby Examiner") == "source", roles
     assert roles.get("Environmental Protection Agency") == "actor", roles
+
+
+def test_one_name_is_one_actor_whatever_the_recogniser_typed() -> None:
+    from mediawatch.tagger.openworld import FoundActor, _one_type_per_name
+
+    found = {
+        "person:ahmadu": FoundActor("person:ahmadu", "Ahmadu", "person", False, spans=[
+            ("text", 0, 6), ("text", 40, 46), ("text", 90, 96)]),
+        "org:ahmadu": FoundActor("org:ahmadu", "Ahmadu", "organisation", False, spans=[
+            ("text", 120, 126)]),
+        "org:virgin-media": FoundActor("org:virgin-media", "Virgin Media", "organisation",
+                                       False, spans=[("text", 200, 212)]),
+        "person:virgin": FoundActor("person:virgin", "Virgin", "person", False, spans=[
+            ("text", 300, 306)]),
+    }  # fmt: skip
+    _one_type_per_name(found)
+    assert sorted(found) == ["org:virgin-media", "person:ahmadu"]
+    assert len(found["person:ahmadu"].spans) == 4
+    assert ("text", 300, 306) in found["org:virgin-media"].spans
+
+
+def test_a_town_that_never_acts_is_no_organisation() -> None:
+    from mediawatch.tagger.openworld import FoundActor, _supported
+
+    def org(name: str, text: str) -> bool:
+        start = text.index(name)
+        entry = FoundActor(
+            f"org:{name.lower()}", name, "organisation", False,
+            spans=[("text", start, start + len(name))],
+        )  # fmt: skip
+        return _supported(entry, {"text": text})
+
+    assert not org("Marburg", "Doctors fear the Marburg virus has reached the capital.")
+    assert org("Toyota", "Toyota announced a recall of 40,000 cars on Monday.")
+    assert not org("Mubi", "Fighters seized control of Mubi last week, witnesses in Mubi said.")
+
+
+def test_teasers_and_links_to_other_stories_are_masked() -> None:
+    from mediawatch.tagger.boilerplate import mask_boilerplate
+
+    text = (
+        "Fenwick Hale told the committee the plan was sound.\n"
+        "MORE: Orla Dunmore quits the cabinet\n"
+        "Tamsin Rook touts pipeline\n"
+        "Tamsin Rook touts pipeline\n"
+        "Hale said he would return on Monday."
+    )
+    masked = mask_boilerplate(text)
+    assert len(masked) == len(text)
+    assert "Fenwick Hale" in masked and "Hale said" in masked
+    assert "Orla Dunmore" not in masked and "Tamsin Rook" not in masked

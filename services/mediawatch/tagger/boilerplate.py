@@ -18,7 +18,11 @@ _MARKER = re.compile(
     r"[ \t]*:?[ \t]*$",
     re.IGNORECASE | re.MULTILINE,
 )
-_BLOCK_LINES = 12
+#: "MORE: Google thinks ...": one line linking another story.
+_LINK_LINE = re.compile(
+    r"^[ \t]*(?:MORE|RELATED|READ MORE|SEE ALSO|WATCH)[ \t]*:[^\n]*$", re.MULTILINE
+)
+_BLOCK_LINES = 24
 _PARAGRAPH_CHARS = 250
 _SENTENCE_CHARS = 140
 
@@ -26,10 +30,12 @@ _SENTENCE_CHARS = 140
 def mask_boilerplate(text: str) -> str:
     """``text`` with each furniture block blanked: a marker line and the short lines after
     it, up to the next real paragraph (a line of over 250 characters, or over 140 that ends
-    a sentence) or 12 lines."""
+    a sentence) or 24 lines; a line that links another story ("MORE: ..."); a short line
+    printed twice in a row (a teaser's headline and its image caption)."""
     if "\n" not in text:
         return text
-    spans: list[tuple[int, int]] = []
+    spans: list[tuple[int, int]] = [(m.start(), m.end()) for m in _LINK_LINE.finditer(text)]
+    spans += _repeated_lines(text)
     for marker in _MARKER.finditer(text):
         start = marker.start()
         position = marker.end()
@@ -54,3 +60,22 @@ def mask_boilerplate(text: str) -> str:
             if chars[i] != "\n":
                 chars[i] = " "
     return "".join(chars)
+
+
+def _repeated_lines(text: str) -> list[tuple[int, int]]:
+    """Both copies of a short line that the next line repeats exactly."""
+    spans: list[tuple[int, int]] = []
+    position = 0
+    previous: tuple[int, str] | None = None
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if (
+            previous is not None
+            and stripped
+            and stripped == previous[1]
+            and len(stripped) <= _SENTENCE_CHARS
+        ):
+            spans.append((previous[0], position + len(line)))
+        previous = (position, stripped)
+        position += len(line) + 1
+    return spans

@@ -36,6 +36,7 @@ from mediawatch.query import name_gender, nominative
 from mediawatch.tagger.catalogue import Actor, ActorCatalogue, ActorType
 from mediawatch.tagger.ner import NamedSpan, RecogniserPool
 from mediawatch.tagger.people import CitedPeopleFinder, Field, person_slug
+from mediawatch.tagger.towns import fold_town, town_names
 
 __all__ = ["CatalogueHit", "FoundActor", "OpenWorldFinder", "actor_slug"]
 
@@ -63,13 +64,14 @@ _PERSON_TITLES = _words(
 _PRODUCT_WORDS = _words(
     "Watch iPhone iPhones iPad iPads Mac MacBook iMac Pay Store SDK Kit App Apps OS iOS "
     "Kindle Kindles Galaxy Android Windows Xbox PlayStation Pixel Echo Alexa Siri Glass Steel "
-    "Edition Plus Pro Max Mini Air"
+    "Edition Plus Pro Max Mini Air Maps"
 )
 _NOT_PEOPLE = _words(
     "God Allah Jesus Christ Lord Satan Santa Batman Superman Spiderman Ebola Twitter Facebook "
     "Instagram YouTube Google Apple Snapchat Reddit WhatsApp Telegram iPhone iPad Watch Siri "
     "Alexa Windows Android Mac Oscar Oscars Emmy Emmys Grammy Grammys Beatles JavaScript "
-    "Javascript Kindle Kindles Bond Wayne Day Christmas Easter Ramadan Retina MacBook"
+    "Javascript Kindle Kindles Bond Wayne Day Christmas Easter Ramadan Retina MacBook "
+    "Thunderbolt MagSafe AirPods AirPlay CarPlay"
 )
 _MEDIUM_AFTER = re.compile(
     r"[’'s]*\s+(?:video|videos|post|posts|account|accounts|page|pages|user|users|feed|"
@@ -99,7 +101,7 @@ _CITE_AFTER = re.compile(
 _BYLINE_BEFORE = re.compile(
     r"(?:(?:(?:Additional\s+)?(?:[Rr]eporting|[Ee]diting|[Ww]riting|[Ww]ritten|[Cc]ompiled|"
     r"[Ee]dited)\s+by|[Pp]hoto(?:graph)?(?:\s+by|\s*:)|[Ii]mage(?:\s+by|\s*:)|[Cc]redit\s*:|"
-    r"[Ff]ollow|^By|\n\s*By)\s+(?:(?:[\w.-]+\s+){1,3}(?:in\s+\w+\s+)?(?:and|,)\s+)*)$"
+    r"[Ff]ollow|^By|\n\s*By|[Ww]ith\s+(?:files|reports?|reporting)\s+(?:from|by))\s+(?:(?:[\w.-]+\s+){1,3}(?:in\s+\w+\s+)?(?:and|,)\s+)*)$"
 )
 _SPLIT_TOKEN = re.compile(r"[^\s]+")
 _CYRILLIC = str.maketrans(
@@ -153,13 +155,27 @@ class _Name:
     label: str  # person | organisation
     text: str
     before: str  # the 30 characters before the name
+    after: str = ""  # the 16 characters after it
     keeps_state: bool = False  # "Iraqi Ministry of Health": the state stays an actor too
 
 
 _ORG_APPOSITIVE = re.compile(
     r"\b(?:think[ -]tank|site|website|group|company|firm|agency|newspaper|magazine|outlet|"
-    r"blog|network|organi[sz]ation|charity|startup|maker|manufacturer|partner|supplier)\s+$",
+    r"blog|network|organi[sz]ation|charity|startup|maker|manufacturer|partner|supplier|"
+    r"(?:watch|car|auto|chip|drug|phone|toy|steel|plane|arms)maker)\s+$",
     re.I,
+)
+#: The kinds of organisation that a longer name may follow: "investment firm Piper Jaffray".
+_COMPANY_APPOSITIVE = re.compile(
+    r"\b(?:firm|company|bank|startup|manufacturer|(?:watch|car|auto|chip|drug|phone|toy|steel|"
+    r"plane|arms)maker)\s+$",
+    re.I,
+)
+#: Words after a name that only an organisation has: "Piper Jaffray analyst Gene Munster",
+#: "A Vogue employee".
+_ORG_MEMBERS_AFTER = re.compile(
+    r"[ ]+(?:analysts?|economists?|researchers|engineers|employees?|staffers|offices|"
+    r"headquarters|shareholders|stores|subscribers|customers)\b"
 )
 
 
@@ -177,6 +193,9 @@ _ORG_SHAPE_START = _words(
 )
 
 
+_WHO_AFTER = re.compile(r"['’]?,\s+who\b")
+
+
 def _org_shaped(name: str) -> bool:
     """A "person" whose words say organisation: "Epoch Times", "Virgin Media", "Manchester
     United", "Ansar al Sharia", "Libyan Dawn"."""
@@ -185,9 +204,14 @@ def _org_shaped(name: str) -> bool:
 
 
 def _org_appositive(name: _Name) -> bool:
-    """ "think tank Quilliam", "fact-checking site Snopes": a one-word name after the kind
-    of organisation it is."""
-    return " " not in name.text and _ORG_APPOSITIVE.search(name.before) is not None
+    """ "think tank Quilliam", "fact-checking site Snopes", "investment firm Piper Jaffray":
+    a name of one to three words after the kind of organisation it is; or a name followed
+    by what only an organisation has."""
+    if _ORG_MEMBERS_AFTER.match(name.after):
+        return True
+    if " " not in name.text:
+        return _ORG_APPOSITIVE.search(name.before) is not None
+    return len(name.text.split()) <= 3 and _COMPANY_APPOSITIVE.search(name.before) is not None
 
 
 @lru_cache(maxsize=1)
@@ -302,6 +326,7 @@ class OpenWorldFinder:
         if language == "en":
             self._add_cited(found, fields, taken)
             _join_role_mentions(found, values, taken)
+        _one_type_per_name(found)
         self._mark_sources(found, values)
         return [entry for entry in found.values() if _supported(entry, values)]
 
@@ -319,6 +344,8 @@ class OpenWorldFinder:
     ) -> Iterable[_Name]:
         seen: list[tuple[int, int]] = []
         spans = _merge_adjacent_people(text, spans)
+        if language == "en":
+            spans = _titled_people(text, spans)
         for span in spans:  # the recogniser's first, then the institution pattern's
             if span.label not in ("person", "organisation"):
                 continue
@@ -348,6 +375,7 @@ class OpenWorldFinder:
                     label,
                     text[start:end],
                     before=text[max(0, start - 30) : start],
+                    after=text[end : end + 16],
                     keeps_state=keeps_state,
                 )
 
@@ -378,13 +406,21 @@ class OpenWorldFinder:
         surnames = {
             n.text.split()[-1] for n in names if n.label == "person" and len(n.text.split()) > 1
         } | set(known_surnames)
+        given = {
+            n.text.split()[0] for n in names if n.label == "person" and len(n.text.split()) > 1
+        }
         out = []
         for n in names:
             if n.label == "person" and (
                 n.text in outlets or _org_appositive(n) or _org_shaped(n.text)
             ):
                 n = replace(n, label="organisation")
-            elif n.label == "organisation" and n.text in surnames:
+            elif n.label == "organisation" and (
+                n.text in surnames
+                or (" " not in n.text and (n.text in given or _WHO_AFTER.match(n.after)))
+            ):
+                # "Doocy" after "Steve Doocy"; "Muath" after "Muath al-Kaseasbeh";
+                # "Ahmadu, who says he ...": a person.
                 n = replace(n, label="person")
             out.append(n)
         return out
@@ -646,6 +682,7 @@ class OpenWorldFinder:
                 continue
             outlet = (
                 entry.name in outlets
+                or (entry.name.isupper() and entry.name.title() in outlets)  # "TIME"
                 or any(values[f][s:e] in outlets for f, s, e in entry.spans)
                 or (not entry.in_catalogue and _outlet_shaped(entry.name, outlets))
             )
@@ -678,7 +715,7 @@ _INSTITUTION = re.compile(
     r"Police|Department|Ministry|Agency|Bureau|Authority|Court|Tribunal|Party|Union|"
     r"University|College|Academy|Bank|Corporation|Company|Group|Holdings|Advisory|Partners|"
     r"Network|Coalition|Movement|Army|Corps|Command|Guard)"
-    r"(?:[ ]+(?:of|for|on)(?:[ ]+the)?(?:[ ]+[A-Z][\w'’-]*)+)?"
+    r"(?:[ ]+(?:of|for|on)(?:[ ]+the)?(?:[ ]+(?:&[ ]+)?[A-Z][\w'’-]*)+)?"
 )
 _INSTITUTION_LEAD = re.compile(r"(?:(?:and|the|&)[ ]+)+")
 _HEAD_WORDS = _words(
@@ -704,6 +741,47 @@ def _institution_names(text: str) -> list[NamedSpan]:
             continue
         out.append(NamedSpan(start, end, "organisation"))
     return out
+
+
+_TITLED = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Dr|Sgt|Det|Insp|Inspector|Detective|Officer|Constable|Cpl|Lt|Capt|Col|"
+    r"Gen|Adm|Sen|Rep|Gov|Senator|Governor|Sheikh|Rabbi)\.?[ ]+"
+    r"((?:[A-Z][a-z]+(?:-[A-Z][a-z]+)?|[A-Z]\.)"
+    r"(?:[ ](?:[A-Z][a-z]+(?:-[A-Z][a-z]+)?|[A-Z]\.)){0,2})"
+)
+_NOT_NAME_WORDS = _words(
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April "
+    "May June July August September October November December The A An And Of In On At"
+)
+
+
+def _titled_people(text: str, spans: Sequence[NamedSpan]) -> list[NamedSpan]:
+    """ "Sgt Gill Cherry": the capitalised words after a title are a person's name, whole,
+    where the recogniser cut it ("Sgt Gill" + "Cherry") or missed it."""
+    titled: list[NamedSpan] = []
+    for match in _TITLED.finditer(text):
+        words = match.group(1).split(" ")
+        while words and (words[-1] in _NOT_NAME_WORDS or _common_word(text, words[-1])):
+            words.pop()
+        if not words or words[0] in _NOT_NAME_WORDS:
+            continue
+        start = match.start(1)
+        titled.append(NamedSpan(start, start + len(" ".join(words)), "person"))
+    if not titled:
+        return list(spans)
+    kept = [
+        span
+        for span in spans
+        if not any(
+            t.start < span.end
+            and span.start < t.end
+            and (t.end - t.start) > (span.end - span.start)
+            for t in titled
+        )
+    ]
+    covered = sorted((s.start, s.end) for s in kept)
+    extra = [t for t in titled if not _overlaps(covered, t.start, t.end)]
+    return [*kept, *extra]  # the order sets precedence: the recogniser's spans stay first
 
 
 def _merge_adjacent_people(text: str, spans: Sequence[NamedSpan]) -> list[NamedSpan]:
@@ -833,16 +911,73 @@ def _trim(text: str, start: int, end: int, label: str) -> tuple[int, int]:
         r"\b[A-Z]\.$|\b(?:Jr|Sr|Inc|Co|Corp)\.$", text[start:end]
     ):
         end -= 1
+    if label == "person":
+        start, end = _trim_person(text, start, end)
+    else:
+        part = _OWNER_OF_PART.search(text, start, end)
+        if part is not None and set(text[start : part.start()].split()) & _HEAD_WORDS:
+            # "the Center for Strategic & International Studies' Middle East Program": the
+            # institution, of which the programme is a part.
+            end = part.start()
+        owner = _STATE_OWNER.match(text, start, end)
+        if (
+            owner is not None
+            and _fold(owner.group(1)) in _country_names()
+            and not all(w in _GENERIC_ORG_WORDS for w in text[owner.end() : end].split())
+        ):
+            start = owner.end()  # "Taiwan’s DigiTimes", but "Yemen's Defense Ministry"
     return start, end
+
+
+_OWNER_OF_PART = re.compile(r"(?<=\w)['’]s?[ ]+(?=[A-Z])")
+_STATE_OWNER = re.compile(r"([A-Z][\w.-]*(?:[ ][A-Z][\w.-]*)?)['’]s[ ]+(?=[A-Z])")
+#: Given names that end like a gerund, kept at the start of a sentence.
+_ING_NAMES = _words("Channing Sterling Stirling Irving Manning Fleming Harding Browning Keating")
+
+
+def _trim_person(text: str, start: int, end: int) -> tuple[int, int]:
+    """ "Removing Godane" at the head of a sentence: the verb is not part of the name;
+    "Isaac Abrak ABUJA": the dateline after a byline is not either."""
+    words = text[start:end].split()
+    if (
+        len(words) > 1
+        and len(words[0]) >= 6
+        and words[0].endswith("ing")
+        and words[0] not in _ING_NAMES
+        and re.search(r"(?:^|[.!?\n“\"‘]\s*)$", text[max(0, start - 3) : start])
+    ):
+        start = text.index(words[1], start + len(words[0]))
+        words = words[1:]
+    if len(words) > 1 and len(words[-1]) >= 3 and words[-1].isupper() and not words[0].isupper():
+        end = text.rindex(words[-1], start, end)
+        while end > start and text[end - 1].isspace():
+            end -= 1
+    return start, end
+
+
+@lru_cache(maxsize=1)
+def _country_names() -> frozenset[str]:
+    """Folded names of every ISO 3166-1 country, official and common."""
+    import pycountry
+
+    names = set()
+    for country in pycountry.countries:
+        for attribute in ("name", "common_name", "official_name"):
+            value = getattr(country, attribute, None)
+            if value:
+                names.add(_fold(str(value)))
+    return frozenset(names)
 
 
 _RELIGION_AND_TECH = _words(
     "Islam Christianity Judaism Hinduism Buddhism Quran Qur’an Qur'an Koran Bible Torah Sharia "
-    "USB CPU GPU RAM SSD LTE GPS NFC API ASP HTML SDK LED LCD OLED HDMI Wi-Fi Bluetooth"
+    "USB CPU GPU RAM SSD LTE GPS NFC API ASP HTML SDK LED LCD OLED HDMI Wi-Fi Bluetooth "
+    "WWI WWII WW1 WW2"
 )
 _PLACE_HEADS = _words(
     "Building Memorial Hill Square Street Avenue Road Airport Bridge Tower Stadium Arena Park "
-    "Station Mall Beach Island Valley Mountain River Lake Peninsula Sea Ocean Gulf Desert Bay "
+    "Block Station Mall Beach Island Valley Mountain River Lake Peninsula Sea Ocean Gulf Desert "
+    "Bay "
     "Coast Canal Highway Boulevard Plaza Cathedral Mosque Temple Church Hotel Vineyard Carnival "
     "Festival Marathon Olympics Games"
 )
@@ -934,8 +1069,8 @@ def _plausible(text: str, start: int, end: int, label: str, language: str) -> bo
     words = surface.split()
     if language == "en" and surface not in _outlets() and _headline_line(text, start):
         return False
-    if _fold(surface) in _regions():
-        return False
+    if _fold(surface) in _regions() or surface in _places_named(text):
+        return False  # "Rajasthan"; "Chibok" after "the town of Chibok"
     if not words or len(words) > 8:
         return False
     if any(ch.isdigit() for ch in surface) or "@" in surface or "#" in surface or "http" in surface:
@@ -960,8 +1095,8 @@ def _plausible(text: str, start: int, end: int, label: str, language: str) -> bo
     content = [w for w in words if w not in ("of", "for", "the", "and")]
     if len(content) <= 2 and all(w in _GENERIC_ORG_WORDS for w in words):
         return False  # "the Foreign Ministry": which one, the text must say
-    if words[-1] in _PLACE_HEADS:
-        return False  # "Empire State Building", "Parliament Hill": a place
+    if words[-1] in _PLACE_HEADS or words[-2:] == ["State", "House"]:
+        return False  # "Empire State Building", "Parliament Hill", "State House": a place
     if words[-1] in ("Center", "Centre") and not {"for", "of", "on"} & set(words):
         return False  # "World Trade Center", "Yerba Buena Center": a place
     if surface in _RELIGION_AND_TECH:
@@ -976,6 +1111,20 @@ def _plausible(text: str, start: int, end: int, label: str, language: str) -> bo
         return False
     # "Apple Watch", "Apple Pay": a product, not the company.
     return not (any(w in _PRODUCT_WORDS for w in words[1:]) or words[-1] in _PRODUCT_WORDS)
+
+
+_PLACE_INTRO = re.compile(
+    r"\b(?:town|city|village|district|province|region|county|suburb|capital|port|"
+    r"governorate|neighbou?rhood|township|municipality)\s+of\s+"
+    r"([A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)?)"
+)
+
+
+@lru_cache(maxsize=8)
+def _places_named(text: str) -> frozenset[str]:
+    """Names the text introduces as places ("the Syrian town of Kobane"): every other
+    mention of them is the place too ("the Chibok girls")."""
+    return frozenset(match.group(1) for match in _PLACE_INTRO.finditer(text))
 
 
 def _common_word(text: str, word: str) -> bool:
@@ -1002,12 +1151,78 @@ _ACTING_BEFORE = re.compile(
 )
 
 
+def _one_type_per_name(found: dict[str, FoundActor]) -> None:
+    """One name is one actor of the article: the recogniser typed "Ahmadu" a person in one
+    sentence and an organisation in another, and "Virgin" a person after "Virgin Media".
+    The type named more often wins; a tie goes to the person ("patriot Paul Revere", "a
+    Paul Revere plate")."""
+    people = {_fold(e.name): e for e in found.values() if e.type == "person" and not e.in_catalogue}
+    for key in [k for k, e in found.items() if e.type == "organisation" and not e.in_catalogue]:
+        organisation = found[key]
+        person = people.get(_fold(organisation.name))
+        if person is None:
+            continue
+        keep, drop = (
+            (organisation, person)
+            if len(organisation.spans) > len(person.spans)
+            else (person, organisation)
+        )
+        keep.spans.extend(drop.spans)
+        del found[drop.actor_id]
+    # "the Observatory" after "the Syrian Observatory for Human Rights", "Virgin" after
+    # "Virgin Media", read as people: a one-word name that begins or ends exactly one
+    # organisation's name (or is its head word), and no person's, is that organisation.
+    named = [e for e in found.values() if e.type in ("organisation", "bloc")]
+    people_words = {
+        word for e in found.values() if e.type == "person" and " " in e.name
+        for word in _fold(e.name).split()
+    }  # fmt: skip
+    for key in [
+        k
+        for k, e in found.items()
+        if e.type == "person" and not e.in_catalogue and " " not in e.name.strip()
+    ]:
+        word = _fold(found[key].name)
+        if word in people_words:
+            continue
+        head = found[key].name.strip() in _HEAD_WORDS
+        owners = [
+            e for e in named
+            if (words := _fold(e.name).split())[:1] == [word] or words[-1:] == [word]
+            or (head and word in words)
+        ]  # fmt: skip
+        if len(owners) == 1 and " " in owners[0].name:
+            owners[0].spans.extend(found[key].spans)
+            del found[key]
+
+
+_LOCATED_BEFORE = re.compile(
+    r"\b(?:in|near|outside|into|around|across|towards?|(?:control|outskirts|north|south|east|"
+    r"west)\s+of)\s+$",
+    re.I,
+)
+
+
 def _supported(entry: FoundActor, values: Mapping[Field, str]) -> bool:
     """An open-world actor named by one word once, with nothing around it that reads as an
-    actor ("Frantic", "Justice" in a headline-cased phrase), is too weak to report."""
+    actor ("Frantic", "Justice" in a headline-cased phrase), is too weak to report; one word
+    only ever named as a location ("in Mubi", "control of Mubi") is a place."""
     if entry.in_catalogue or entry.role == "source":
         return True
     words = entry.name.split()
+    if len(words) == 1 and all(
+        _LOCATED_BEFORE.search(values[f][max(0, s - 25) : s]) for f, s, _ in entry.spans
+    ):
+        return False
+    if (
+        entry.type == "organisation"
+        and len(words) == 1
+        and fold_town(entry.name) in town_names()
+        and not any(
+            _ACTING_AFTER.match(values[f], e) or _cites(values[f], s, e) for f, s, e in entry.spans
+        )
+    ):
+        return False  # "the battle for Kobane", "the Marburg virus": a town
     if entry.type == "person" and len(words) > 1:
         return True
     if entry.type == "organisation" and len(words) > 1 and set(words) & _HEAD_WORDS:
@@ -1175,7 +1390,8 @@ def _outlet_shaped(name: str, outlets: frozenset[str]) -> bool:
         return False
     if _WEB_SUFFIX.search(name) or words[0] in outlets:
         return True
-    return words[-1] in _OUTLET_WORDS or (len(words) > 1 and words[0] == "Diario")
+    last = words[-1].split("-")[-1]  # "Washington Free-Beacon"
+    return last in _OUTLET_WORDS or (len(words) > 1 and words[0] == "Diario")
 
 
 def _cites(text: str, start: int, end: int) -> bool:
