@@ -717,7 +717,8 @@ def _en_demonym_ok(text: str, hit: _Hit) -> bool:
             break
         after = coordinated.end()
     following = _next_words(text, after, 3)
-    following = [_singular(word) for word in following]
+    # "the Canadian government's department": the possessive is not part of the noun.
+    following = [_singular(re.sub(r"['’]s?$", "", word)) for word in following]
     if any(word in _GOV_NOUNS_EN for word in following):
         # "Russian air strikes", "the Chinese foreign ministry" - but not "Russian tourists
         # near the army base": the government word must come before any other noun-like word.

@@ -508,6 +508,7 @@ class OpenWorldFinder:
                 if entry is None:
                     entry = found[actor_id] = FoundActor(actor_id, canonical, "person", False)
             entry.spans.append((name.field, name.start, name.end))
+        _complete_surnames(found, values, taken)
         # Every further occurrence of an open-world person's full name or surname is a mention.
         self._more_mentions(
             [e for e in found.values() if e.type == "person" and not e.in_catalogue],
@@ -775,7 +776,10 @@ def _titled_people(text: str, spans: Sequence[NamedSpan]) -> list[NamedSpan]:
         if not any(
             t.start < span.end
             and span.start < t.end
-            and (t.end - t.start) > (span.end - span.start)
+            and (
+                (t.end - t.start) > (span.end - span.start)
+                or span.label not in ("person", "organisation")  # "Ms Wintour, 65": a date
+            )
             for t in titled
         )
     ]
@@ -836,6 +840,8 @@ def _holds_state(
         after = text[e:end].split()
         if before and before[-1][:1].isupper():
             continue
+        if re.match(r"-[A-Z]", text[e : e + 2]) or re.search(r"[A-Za-z]-$", text[start:s]):
+            continue  # "US-Korea Institute": the state is half of a compound
         if not hit.demonym and len(after) >= 2 and all(w[:1].isupper() for w in after[:2]):
             continue
         return False
@@ -922,15 +928,19 @@ def _trim(text: str, start: int, end: int, label: str) -> tuple[int, int]:
         owner = _STATE_OWNER.match(text, start, end)
         if (
             owner is not None
-            and _fold(owner.group(1)) in _country_names()
+            and (_fold(owner.group(1)) in _country_names() or owner.group(2))
             and not all(w in _GENERIC_ORG_WORDS for w in text[owner.end() : end].split())
         ):
-            start = owner.end()  # "Taiwan’s DigiTimes", but "Yemen's Defense Ministry"
+            # "Taiwan’s DigiTimes", "the Canadian government's Department of Foreign
+            # Affairs"; but "Yemen's Defense Ministry" is the state's own body, named whole.
+            start = owner.end()
     return start, end
 
 
 _OWNER_OF_PART = re.compile(r"(?<=\w)['’]s?[ ]+(?=[A-Z])")
-_STATE_OWNER = re.compile(r"([A-Z][\w.-]*(?:[ ][A-Z][\w.-]*)?)['’]s[ ]+(?=[A-Z])")
+_STATE_OWNER = re.compile(
+    r"(?:[Tt]he[ ]+)?([A-Z][\w.-]*(?:[ ][A-Z][\w.-]*)?)((?:[ ]+government)?)['’]s[ ]+(?=[A-Z])"
+)
 #: Given names that end like a gerund, kept at the start of a sentence.
 _ING_NAMES = _words("Channing Sterling Stirling Irving Manning Fleming Harding Browning Keating")
 
@@ -1109,8 +1119,14 @@ def _plausible(text: str, start: int, end: int, label: str, language: str) -> bo
         return False  # "on Twitter", "a YouTube video": the medium, not the company
     if len(words) == 1 and len(surface) > 4 and _common_word(text, surface):
         return False
-    # "Apple Watch", "Apple Pay": a product, not the company.
-    return not (any(w in _PRODUCT_WORDS for w in words[1:]) or words[-1] in _PRODUCT_WORDS)
+    # "Apple Watch", "Apple Watch Edition", "Google Maps": a product, not the company; but
+    # "Human Rights Watch", "North Korea Leadership Watch".
+    if set(words) & (_HEAD_WORDS | _STATE_BODY_HEADS):
+        return True  # "Jordanian Air Force"
+    return not (
+        (len(words) > 1 and words[1] in _PRODUCT_WORDS)
+        or (len(words) <= 2 and words[-1] in _PRODUCT_WORDS)
+    )
 
 
 _PLACE_INTRO = re.compile(
@@ -1149,6 +1165,47 @@ _ACTING_BEFORE = re.compile(
     r"selon|de|du|des|по\s+словам|заявил|заявила|сообщил)\s+(?:the\s+)?)$",
     re.I,
 )
+
+
+def _complete_surnames(
+    found: dict[str, FoundActor],
+    values: Mapping[Field, str],
+    taken: Mapping[Field, Sequence[tuple[int, int]]],
+) -> None:
+    """ "Wintour" alone, where the text also writes "Anna Wintour" and the recogniser missed
+    it: the person gets the full name, and that occurrence is a mention. Only when one given
+    name is found before the surname."""
+    for key in [
+        k
+        for k, e in found.items()
+        if e.type == "person" and not e.in_catalogue and " " not in e.name
+    ]:
+        entry = found[key]
+        if not _supported(entry, values):
+            continue  # too weak on its own; a longer name must not make it look stronger
+        pattern = re.compile(rf"\b([A-Z][a-z]+)[ ]{re.escape(entry.name)}\b")
+        full: dict[str, list[tuple[Field, int, int]]] = {}
+        for fld, text in values.items():
+            for match in pattern.finditer(text):
+                given = match.group(1)
+                if (
+                    given in _PERSON_TITLES
+                    or given in _NOT_NAME_WORDS
+                    or given in _LEADING_WORDS
+                    or _common_word(text, given)
+                    or _overlaps(sorted(taken.get(fld, ())), match.start(), match.end())
+                ):
+                    continue
+                full.setdefault(given, []).append((fld, match.start(), match.end()))
+        if len(full) != 1:
+            continue
+        ((given, spans),) = full.items()
+        name = f"{given} {entry.name}"
+        actor_id = f"person:{actor_slug(name)}"
+        if actor_id in found:
+            continue
+        del found[key]
+        found[actor_id] = replace(entry, actor_id=actor_id, name=name, spans=[*spans, *entry.spans])
 
 
 def _one_type_per_name(found: dict[str, FoundActor]) -> None:
