@@ -300,6 +300,7 @@ class OpenWorldFinder:
             spans = recogniser.find(value) if recogniser is not None else []
             if language == "en":
                 spans = [*spans, *_institution_names(value)]
+            spans = [*spans, *_cited_outlets(value)]
             for name in self._names(
                 fld, value, spans, taken.get(fld, ()), accepted.get(fld, ()), language, states
             ):
@@ -683,6 +684,7 @@ class OpenWorldFinder:
                 continue
             outlet = (
                 entry.name in outlets
+                or f"The {entry.name}" in outlets  # "The Information", trimmed of its article
                 or (entry.name.isupper() and entry.name.title() in outlets)  # "TIME"
                 or any(values[f][s:e] in outlets for f, s, e in entry.spans)
                 or (not entry.in_catalogue and _outlet_shaped(entry.name, outlets))
@@ -786,6 +788,23 @@ def _titled_people(text: str, spans: Sequence[NamedSpan]) -> list[NamedSpan]:
     covered = sorted((s.start, s.end) for s in kept)
     extra = [t for t in titled if not _overlaps(covered, t.start, t.end)]
     return [*kept, *extra]  # the order sets precedence: the recogniser's spans stay first
+
+
+@lru_cache(maxsize=1)
+def _outlet_pattern() -> re.Pattern[str]:
+    names = sorted(_outlets(), key=len, reverse=True)
+    return re.compile(r"(?<![\w@./-])(?:" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+
+
+def _cited_outlets(text: str) -> list[NamedSpan]:
+    """Outlets of the list where the text cites them ("according to 9to5Mac", "told The
+    Information"), which the recogniser often does not propose: found by name, and only
+    in a citation, since "Time" or "Independent" alone is a common word."""
+    return [
+        NamedSpan(match.start(), match.end(), "organisation")
+        for match in _outlet_pattern().finditer(text)
+        if _cites(text, match.start(), match.end())
+    ]
 
 
 def _merge_adjacent_people(text: str, spans: Sequence[NamedSpan]) -> list[NamedSpan]:
@@ -894,6 +913,9 @@ def _trim(text: str, start: int, end: int, label: str) -> tuple[int, int]:
         end -= 2
     elif text[end - 1 : end] in ("'", "’"):
         end -= 1
+    listed = _outlets()
+    if text[start:end] in listed and text[start:end].split(" ", 1)[-1] not in listed:
+        return start, end  # "The Information": the article is part of the outlet's name
     while True:
         while start < end and not text[start].isalnum():
             start += 1
@@ -1077,13 +1099,15 @@ def _lower_words(text: str) -> frozenset[str]:
 def _plausible(text: str, start: int, end: int, label: str, language: str) -> bool:
     surface = text[start:end]
     words = surface.split()
-    if language == "en" and surface not in _outlets() and _headline_line(text, start):
+    if surface in _outlets():
+        return True  # a listed outlet is a name, however it is spelt ("9to5Mac")
+    if language == "en" and _headline_line(text, start):
         return False
     if _fold(surface) in _regions() or surface in _places_named(text):
         return False  # "Rajasthan"; "Chibok" after "the town of Chibok"
     if not words or len(words) > 8:
         return False
-    if any(ch.isdigit() for ch in surface) or "@" in surface or "#" in surface or "http" in surface:
+    if any(ch.isdigit() for ch in surface) or any(m in surface for m in ("@", "#", "http")):
         return False
     if not any(w[:1].isupper() for w in words):
         return False
@@ -1208,6 +1232,18 @@ def _complete_surnames(
         found[actor_id] = replace(entry, actor_id=actor_id, name=name, spans=[*spans, *entry.spans])
 
 
+def _misspelt(name: str, people: Mapping[str, FoundActor]) -> FoundActor | None:
+    """ "Charlie Hedbo" for "Charlie Hebdo": a name of two words or more, of eight letters
+    or more, within about one edit of another name in the same article."""
+    folded = _fold(name)
+    if len(folded) < 8 or " " not in folded:
+        return None
+    for key, entry in people.items():
+        if len(key.split()) == len(folded.split()) and fuzz.ratio(key, folded) >= 85:
+            return entry
+    return None
+
+
 def _one_type_per_name(found: dict[str, FoundActor]) -> None:
     """One name is one actor of the article: the recogniser typed "Ahmadu" a person in one
     sentence and an organisation in another, and "Virgin" a person after "Virgin Media".
@@ -1216,7 +1252,7 @@ def _one_type_per_name(found: dict[str, FoundActor]) -> None:
     people = {_fold(e.name): e for e in found.values() if e.type == "person" and not e.in_catalogue}
     for key in [k for k, e in found.items() if e.type == "organisation" and not e.in_catalogue]:
         organisation = found[key]
-        person = people.get(_fold(organisation.name))
+        person = people.get(_fold(organisation.name)) or _misspelt(organisation.name, people)
         if person is None:
             continue
         keep, drop = (
