@@ -24,7 +24,7 @@ from tests.support.environment import NEWS_BODIES
 GOLD = Path(__file__).parent / "fixtures" / "actors_gold" / "gold.jsonl"
 #: Floors for the held-out split, a little under what it measured when they were set (see
 #: docs/actors.md for the figures); a change that loses quality fails here.
-HELD_OUT_PRECISION = 0.68
+HELD_OUT_PRECISION = 0.70
 HELD_OUT_RECALL = 0.80
 
 runner = CliRunner()

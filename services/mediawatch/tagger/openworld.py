@@ -27,8 +27,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
-from typing import Literal
+from typing import Any, Literal
 
+import ahocorasick
 import yaml
 from rapidfuzz import fuzz, process
 
@@ -791,20 +792,29 @@ def _titled_people(text: str, spans: Sequence[NamedSpan]) -> list[NamedSpan]:
 
 
 @lru_cache(maxsize=1)
-def _outlet_pattern() -> re.Pattern[str]:
-    names = sorted(_outlets(), key=len, reverse=True)
-    return re.compile(r"(?<![\w@./-])(?:" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+def _outlet_automaton() -> Any:
+    automaton: Any = ahocorasick.Automaton()
+    for name in _outlets():
+        automaton.add_word(name, len(name))
+    automaton.make_automaton()
+    return automaton
 
 
 def _cited_outlets(text: str) -> list[NamedSpan]:
     """Outlets of the list where the text cites them ("according to 9to5Mac", "told The
     Information"), which the recogniser often does not propose: found by name, and only
-    in a citation, since "Time" or "Independent" alone is a common word."""
-    return [
-        NamedSpan(match.start(), match.end(), "organisation")
-        for match in _outlet_pattern().finditer(text)
-        if _cites(text, match.start(), match.end())
-    ]
+    in a citation, since "Time" or "Independent" alone is a common word. The longest name
+    wins where two end at one place ("The Washington Post", "Washington Post")."""
+    found: dict[int, int] = {}
+    for last, length in _outlet_automaton().iter_long(text):
+        start, end = last + 1 - length, last + 1
+        if (start > 0 and (text[start - 1].isalnum() or text[start - 1] in "@./-")) or (
+            end < len(text) and (text[end].isalnum() or text[end] in "_-")
+        ):
+            continue  # inside a longer word, an address or a handle
+        if _cites(text, start, end):
+            found[start] = end
+    return [NamedSpan(start, end, "organisation") for start, end in found.items()]
 
 
 def _merge_adjacent_people(text: str, spans: Sequence[NamedSpan]) -> list[NamedSpan]:
