@@ -329,6 +329,7 @@ class OpenWorldFinder:
             self._add_cited(found, fields, taken)
             _join_role_mentions(found, values, taken)
         _one_type_per_name(found)
+        _join_aliases(found, values)
         self._mark_sources(found, values)
         return [entry for entry in found.values() if _supported(entry, values)]
 
@@ -1240,6 +1241,39 @@ def _complete_surnames(
             continue
         del found[key]
         found[actor_id] = replace(entry, actor_id=actor_id, name=name, spans=[*spans, *entry.spans])
+
+
+_ALIAS_CUE = re.compile(
+    r"(?:\b(?:also|better|widely)\s+known\s+as|\ba\.?k\.?a\.?|\balias|\bnom\s+de\s+guerre|"
+    r"\bwent\s+by\s+the\s+names?|\bgoes\s+by\s+the\s+names?|\bunder\s+the\s+names?)"
+    r"[\s,:]+(?:(?:the\s+)?[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*\s*(?:,|and|or)\s+)*$"
+)
+
+
+def _join_aliases(found: dict[str, FoundActor], values: Mapping[Field, str]) -> None:
+    """ "Ahmed Abdi Godane ... went by the names Mukhtar Abu Zubeyr and Ahmed Abdi Aw": a name
+    given as another's alias is that person. It joins the person named last before the
+    cue, in the same text, if that is within 300 characters."""
+    people = [e for e in found.values() if e.type == "person"]
+    for entry in [e for e in people if not e.in_catalogue]:
+        if len(entry.spans) != 1:
+            continue
+        fld, start, _ = entry.spans[0]
+        text = values[fld]
+        if not _ALIAS_CUE.search(text[max(0, start - 80) : start]):
+            continue
+        before = [
+            (s, other)
+            for other in people
+            if other is not entry and other.actor_id in found
+            for f, s, _ in other.spans
+            if f == fld and start - 300 <= s < start
+        ]
+        if not before:
+            continue
+        owner = max(before, key=lambda item: item[0])[1]
+        owner.spans.extend(entry.spans)
+        del found[entry.actor_id]
 
 
 def _misspelt(name: str, people: Mapping[str, FoundActor]) -> FoundActor | None:
