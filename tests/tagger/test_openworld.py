@@ -131,3 +131,9 @@ def test_teasers_and_links_to_other_stories_are_masked() -> None:
     assert len(masked) == len(text)
     assert "Fenwick Hale" in masked and "Hale said" in masked
     assert "Orla Dunmore" not in masked and "Tamsin Rook" not in masked
+
+
+def test_a_russian_name_in_guillemets_keeps_its_closing_one(resolver: ActorResolver) -> None:
+    text = "Эксперты клуба «Валдай» обсудили доклад."
+    tag = _by_name(resolver.resolve(text, None, "ru"))["Valdai Discussion Club"]
+    assert [m.text for m in tag.mentions] == ["клуба «Валдай»"]

@@ -339,6 +339,9 @@ class _LemmaTable:
             first = lemmas.word_at(end_index - length + 2)
             last = lemmas.word_at(end_index - 1)
             start, end = lemmas.starts[first], lemmas.ends[last]
+            surface = text[start:end]
+            if surface.count("«") > surface.count("»") and text[end : end + 1] == "»":
+                end += 1  # "клуб «Валдай»": the name's closing guillemet is part of it
             if upper and not text[start:end].isupper():
                 continue  # "ЕС" (the EU) is not "ес"
             raw.append((start, -end, actor, kind))
