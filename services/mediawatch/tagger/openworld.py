@@ -21,7 +21,6 @@ catches a cited surname alone ("As Vattel argued") that a recogniser tends to mi
 from __future__ import annotations
 
 import re
-import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -102,7 +101,8 @@ _CITE_AFTER = re.compile(
 _BYLINE_BEFORE = re.compile(
     r"(?:(?:(?:Additional\s+)?(?:[Rr]eporting|[Ee]diting|[Ww]riting|[Ww]ritten|[Cc]ompiled|"
     r"[Ee]dited)\s+by|[Pp]hoto(?:graph)?(?:\s+by|\s*:)|[Ii]mage(?:\s+by|\s*:)|[Cc]redit\s*:|"
-    r"[Ff]ollow|^By|\n\s*By|[Ww]ith\s+(?:files|reports?|reporting)\s+(?:from|by))\s+(?:(?:[\w.-]+\s+){1,3}(?:in\s+\w+\s+)?(?:and|,)\s+)*)$"
+    r"[Ff]ollow|^By|\n\s*By|[Ww]ith\s+(?:files|reports?|reporting)\s+(?:from|by))\s+"
+    r"(?:(?:[\w.-]+\s+){1,3}(?:in\s+\w+\s+)?(?:and|,)\s+)*)$"
 )
 _SPLIT_TOKEN = re.compile(r"[^\s]+")
 _CYRILLIC = str.maketrans(
@@ -160,17 +160,19 @@ class _Name:
     keeps_state: bool = False  # "Iraqi Ministry of Health": the state stays an actor too
 
 
+#: Makers of things, as one word: "luxury watchmaker Rolex" (never a bare "-maker", which
+#: ends "film-maker Danny Boyle", a person).
+_MAKERS = r"(?:watch|car|auto|chip|drug|phone|toy|steel|plane|arms)maker"
+#: Any kind of organisation, which a one-word name may follow: "think tank Quilliam".
 _ORG_APPOSITIVE = re.compile(
     r"\b(?:think[ -]tank|site|website|group|company|firm|agency|newspaper|magazine|outlet|"
-    r"blog|network|organi[sz]ation|charity|startup|maker|manufacturer|partner|supplier|"
-    r"(?:watch|car|auto|chip|drug|phone|toy|steel|plane|arms)maker)\s+$",
+    rf"blog|network|organi[sz]ation|charity|startup|maker|manufacturer|partner|supplier|{_MAKERS})"
+    r"\s+$",
     re.I,
 )
-#: The kinds of organisation that a longer name may follow: "investment firm Piper Jaffray".
+#: The kinds of company that a longer name may follow: "investment firm Piper Jaffray".
 _COMPANY_APPOSITIVE = re.compile(
-    r"\b(?:firm|company|bank|startup|manufacturer|(?:watch|car|auto|chip|drug|phone|toy|steel|"
-    r"plane|arms)maker)\s+$",
-    re.I,
+    rf"\b(?:firm|company|bank|startup|manufacturer|{_MAKERS})\s+$", re.I
 )
 #: Words after a name that only an organisation has: "Piper Jaffray analyst Gene Munster",
 #: "A Vogue employee".
@@ -236,9 +238,7 @@ def _regions() -> frozenset[str]:
 
 
 def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"[^\w]+", " ", plain).strip()
+    return re.sub(r"[^\w]+", " ", fold_town(text)).strip()
 
 
 class OpenWorldFinder:
@@ -406,12 +406,9 @@ class OpenWorldFinder:
         """Fix the recogniser's commonest confusions: an outlet read as a person ("Xinhua
         said"), a person's surname read as an organisation ("Doocy", after "Steve Doocy")."""
         outlets = _outlets()
-        surnames = {
-            n.text.split()[-1] for n in names if n.label == "person" and len(n.text.split()) > 1
-        } | set(known_surnames)
-        given = {
-            n.text.split()[0] for n in names if n.label == "person" and len(n.text.split()) > 1
-        }
+        full_names = [n.text.split() for n in names if n.label == "person" and " " in n.text]
+        surnames = {words[-1] for words in full_names} | set(known_surnames)
+        given = {words[0] for words in full_names}
         out = []
         for n in names:
             if n.label == "person" and (
@@ -1020,9 +1017,8 @@ _RELIGION_AND_TECH = _words(
 _PLACE_HEADS = _words(
     "Building Memorial Hill Square Street Avenue Road Airport Bridge Tower Stadium Arena Park "
     "Block Station Mall Beach Island Valley Mountain River Lake Peninsula Sea Ocean Gulf Desert "
-    "Bay "
-    "Coast Canal Highway Boulevard Plaza Cathedral Mosque Temple Church Hotel Vineyard Carnival "
-    "Festival Marathon Olympics Games"
+    "Bay Coast Canal Highway Boulevard Plaza Cathedral Mosque Temple Church Hotel Vineyard "
+    "Carnival Festival Marathon Olympics Games"
 )
 _DOCUMENT_HEADS = _words(
     "Strategy Doctrine Act Treaty Accord Accords Agreement Plan Initiative "
@@ -1221,6 +1217,7 @@ def _complete_surnames(
         pattern = re.compile(rf"\b([A-Z][a-z]+)[ ]{re.escape(entry.name)}\b")
         full: dict[str, list[tuple[Field, int, int]]] = {}
         for fld, text in values.items():
+            claimed = sorted(taken.get(fld, ()))
             for match in pattern.finditer(text):
                 given = match.group(1)
                 if (
@@ -1228,7 +1225,7 @@ def _complete_surnames(
                     or given in _NOT_NAME_WORDS
                     or given in _LEADING_WORDS
                     or _common_word(text, given)
-                    or _overlaps(sorted(taken.get(fld, ())), match.start(), match.end())
+                    or _overlaps(claimed, match.start(), match.end())
                 ):
                     continue
                 full.setdefault(given, []).append((fld, match.start(), match.end()))

